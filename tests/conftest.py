@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from selectolax.parser import HTMLParser
+from selectolax.lexbor import LexborHTMLParser as HTMLParser  # the modest backend is gone in 1.0
 
 ROOT = Path(__file__).resolve().parent.parent
 
