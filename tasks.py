@@ -89,6 +89,30 @@ def test(c, k=None, jobs="auto"):
         raise Exit(code=result.exited)
 
 
+@task(
+    help={
+        "remote": "Where to push: a remote of this repository, a path or a git URL (default: origin)",
+        "branch": "Branch that receives the site (default: gh-pages)",
+        "cname": "Custom domain for CNAME (default: static/CNAME, else the CNAME already on the branch)",
+        "base_url": "Absolute URL the site will be served from (overrides baseURL in hugo.yaml)",
+        "message": "Commit message (default: 'Publish <source commit>')",
+        "dry_run": "Build and check, then list the files that would change; push nothing",
+        "force": "Publish even if the link or snippet check fails",
+    }
+)
+@user_errors
+def publish(c, remote="origin", branch="gh-pages", cname=None, base_url=None, message=None, dry_run=False,
+            force=False):
+    """Build, check and push the site to a gh-pages branch of a git remote."""
+    from scripts.publish import PublishOptions, publish as publish_site
+
+    options = PublishOptions(remote=remote, branch=branch, cname=cname, base_url=base_url, message=message,
+                             dry_run=dry_run, force=force)
+    result = publish_site(ROOT, options)
+    if result.pushed:
+        print(f"published {result.commit} to {result.branch} on {result.remote} ({result.summary()}): {result.message}")
+
+
 def _quote(arg: str) -> str:
     import shlex
 
