@@ -225,7 +225,7 @@ def publish_tree(
         say(f"{options.branch} on {shown} already holds this site: nothing to publish")
         return PublishResult(commit=None, pushed=False, **base)
     if options.dry_run:
-        say(f"dry run: publishing to {options.branch} on {shown} would change {len(changes)} file{"s" if len(changes) != 1 else ""}:")
+        say(f"dry run: publishing to {options.branch} on {shown} would change {len(changes)} file{'s' if len(changes) != 1 else ''}:")
         for change in changes:
             say(f"  {change.status:<8} {change.path}")
         say(f"with the message {message!r}; nothing was pushed")
