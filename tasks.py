@@ -113,6 +113,24 @@ def publish(c, remote="origin", branch="gh-pages", cname=None, base_url=None, me
         print(f"published {result.commit} to {result.branch} on {result.remote} ({result.summary()}): {result.message}")
 
 
+@task(
+    help={
+        "page": "Site path of the page to measure (default: the Chinese announcement, zh/blog/qwen2.5-max/)",
+        "lighthouse": "Run Lighthouse (default on; --no-lighthouse reports only axe and page weight)",
+        "strict": "Exit 1 when a budget is missed (default: report only)",
+    }
+)
+@user_errors
+def audit(c, page="zh/blog/qwen2.5-max/", lighthouse=True, strict=False):
+    """Report Lighthouse scores, axe violations and page weight of the post, built and served locally."""
+    from scripts.audit import audit_site, report_lines
+
+    report = audit_site(ROOT, page=page, lighthouse=lighthouse)
+    print("\n".join(report_lines(report)))
+    if strict and report.budget_misses():
+        raise Exit(code=1)
+
+
 def _quote(arg: str) -> str:
     import shlex
 

@@ -1,0 +1,245 @@
+"""`invoke audit`: how the post page fares for readers — Lighthouse scores, axe-core violations, the
+first-party page weight and render-blocking scripts — measured on a fresh build served on 127.0.0.1.
+
+Budgets are reported, not enforced by the test suite: Lighthouse scores vary from run to run and
+machine to machine, so they belong in a report, not in pytest.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser
+
+from .browser import AXE_HINT, AXE_SCRIPT, CHROMIUM_FLAGS, CHROMIUM_HINT, CONTENT_MEDIA_HOST, AxeViolation, \
+    axe_violations, chromium_path
+from .errors import UsageError
+from .static_server import StaticServer
+
+POST_PAGE = "zh/blog/qwen2.5-max/"  # the page the budgets are about: the original Chinese announcement
+# Pages axe checks: home, post (both languages), list, tags and 404.
+AXE_PAGES = ("", "zh/", "blog/qwen2.5-max/", "zh/blog/qwen2.5-max/", "blog/", "zh/blog/", "tags/", "404.html")
+WEIGHT_BUDGET = 20 * 1024  # first-party HTML + CSS + JS, gzipped
+LIGHTHOUSE_CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
+LIGHTHOUSE_BUDGETS = {"performance": 95, "accessibility": 100, "best-practices": 95, "seo": 100}
+LIGHTHOUSE_HINT = "Lighthouse not found: run `npm ci` in the project root (package-lock.json pins lighthouse 12.2.3)"
+
+
+@dataclass(frozen=True)
+class FileWeight:
+    path: str  # site path, e.g. zh/blog/qwen2.5-max/index.html
+    kind: str  # html | css | js
+    size: int
+    gzipped: int
+
+
+@dataclass(frozen=True)
+class FailedAudit:
+    category: str
+    id: str
+    title: str
+    score: float
+    offline_media: bool  # its findings involve the content's remote images/video, unreachable offline
+
+
+@dataclass(frozen=True)
+class LighthouseResult:
+    scores: dict[str, int]  # category id -> 0..100
+    failed: tuple[FailedAudit, ...]
+    render_blocking: tuple[str, ...]  # URLs from Lighthouse's render-blocking-resources audit
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    page_url: str
+    weight: tuple[FileWeight, ...]
+    render_blocking_scripts: tuple[str, ...]  # classic <script src> in <head> without async/defer
+    axe: dict[str, list[AxeViolation]]  # page URL -> violations
+    lighthouse: LighthouseResult | None  # None when skipped
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def gzipped_total(self) -> int:
+        return sum(f.gzipped for f in self.weight)
+
+    def budget_misses(self) -> list[str]:
+        misses = []
+        if self.gzipped_total > WEIGHT_BUDGET:
+            misses.append(f"first-party HTML+CSS+JS is {self.gzipped_total} B gzipped, budget {WEIGHT_BUDGET} B")
+        if self.render_blocking_scripts:
+            misses.append(f"render-blocking scripts: {', '.join(self.render_blocking_scripts)}")
+        for url, violations in self.axe.items():
+            if violations:
+                misses.append(f"axe: {len(violations)} violation(s) on {url}")
+        if self.lighthouse is not None:
+            for category, minimum in LIGHTHOUSE_BUDGETS.items():
+                score = self.lighthouse.scores.get(category)
+                if score is not None and score < minimum:
+                    misses.append(f"Lighthouse {category} {score} < {minimum}")
+        return misses
+
+
+def audit_site(root: Path, *, page: str = POST_PAGE, lighthouse: bool = True) -> AuditReport:
+    """Build the site into a temporary directory for a server on 127.0.0.1, then measure `page`."""
+    from .site import build_site
+
+    chromium = chromium_path()
+    if chromium is None:
+        raise UsageError(CHROMIUM_HINT)
+    if not AXE_SCRIPT.is_file():
+        raise UsageError(AXE_HINT)
+    lighthouse_cli = root / "node_modules" / ".bin" / "lighthouse"
+    if lighthouse and not lighthouse_cli.is_file():
+        raise UsageError(LIGHTHOUSE_HINT)
+    with tempfile.TemporaryDirectory(prefix="audit-") as work:
+        site_dir = Path(work) / "site"
+        with StaticServer(site_dir, "/") as server:
+            build_site(root, destination=site_dir, base_url=server.base_url)
+            page_file = _site_file(site_dir, page)
+            if page_file is None:
+                raise UsageError(f"{page}: no such page in the built site")
+            page_url = server.url(page)
+            weight, blocking = page_weight(site_dir, server.base_url, page)
+            axe = _axe_pages(chromium, server, site_dir)
+            lh = _lighthouse(lighthouse_cli, chromium, page_url, Path(work)) if lighthouse else None
+    return AuditReport(page_url=page_url, weight=weight, render_blocking_scripts=blocking, axe=axe, lighthouse=lh)
+
+
+def page_weight(site_dir: Path, base_url: str, page: str) -> tuple[tuple[FileWeight, ...], tuple[str, ...]]:
+    """The page's own HTML plus the first-party stylesheets and scripts it loads, each gzipped at level 9
+    (what a static host serves); and its render-blocking scripts."""
+    html_file = _site_file(site_dir, page)
+    if html_file is None:
+        raise UsageError(f"{page}: no such page in {site_dir}")
+    tree = LexborHTMLParser(html_file.read_text(encoding="utf-8"))
+    page_url = urljoin(base_url, page)
+    files = [_weigh(html_file, site_dir, "html")]
+    wanted: list[tuple[str, str]] = []
+    for link in tree.css("link[href]"):
+        rel = (link.attributes.get("rel") or "").lower().split()
+        if "stylesheet" in rel:
+            wanted.append((link.attributes["href"], "css"))
+        elif "modulepreload" in rel or ("preload" in rel and link.attributes.get("as") == "script"):
+            wanted.append((link.attributes["href"], "js"))
+    for script in tree.css("script[src]"):
+        wanted.append((script.attributes["src"], "js"))
+    seen = set()
+    for href, kind in wanted:
+        target = _first_party_file(site_dir, base_url, urljoin(page_url, href))
+        if target is not None and target not in seen:
+            seen.add(target)
+            files.append(_weigh(target, site_dir, kind))
+    blocking = []
+    head = tree.css_first("head")
+    for script in head.css("script[src]") if head else []:
+        attrs = script.attributes
+        if "async" not in attrs and "defer" not in attrs and (attrs.get("type") or "") != "module":
+            blocking.append(attrs["src"])
+    return tuple(files), tuple(blocking)
+
+
+def _weigh(path: Path, site_dir: Path, kind: str) -> FileWeight:
+    data = path.read_bytes()
+    return FileWeight(path=path.relative_to(site_dir).as_posix(), kind=kind, size=len(data),
+                      gzipped=len(gzip.compress(data, compresslevel=9, mtime=0)))
+
+
+def _site_file(site_dir: Path, path: str) -> Path | None:
+    candidate = site_dir / path.lstrip("/")
+    if candidate.is_dir():
+        candidate = candidate / "index.html"
+    return candidate if candidate.is_file() else None
+
+
+def _first_party_file(site_dir: Path, base_url: str, url: str) -> Path | None:
+    if not url.startswith(base_url):
+        return None  # another host: not ours to weigh
+    return _site_file(site_dir, urlsplit(url[len(base_url):]).path)
+
+
+def _axe_pages(chromium: Path, server: StaticServer, site_dir: Path) -> dict[str, list[AxeViolation]]:
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, list[AxeViolation]] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), headless=True, args=list(CHROMIUM_FLAGS))
+        try:
+            context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+            # There is no network: fail remote requests at once rather than waiting on DNS.
+            context.route("**/*", lambda route: route.continue_()
+                          if urlsplit(route.request.url).hostname == "127.0.0.1" else route.abort())
+            for path in AXE_PAGES:
+                if _site_file(site_dir, path) is None:
+                    continue
+                tab = context.new_page()
+                tab.goto(server.url(path), wait_until="load")
+                results[server.url(path)] = axe_violations(tab)
+                tab.close()
+        finally:
+            browser.close()
+    return results
+
+
+def _lighthouse(cli: Path, chromium: Path, url: str, work: Path) -> LighthouseResult:
+    """Lighthouse's mobile defaults (emulated phone, simulated slow 4G), the four scored categories."""
+    report_file = work / "lighthouse.json"
+    cmd = [str(cli), url, f"--chrome-path={chromium}", f"--chrome-flags={' '.join(CHROMIUM_FLAGS)}",
+           f"--only-categories={','.join(LIGHTHOUSE_CATEGORIES)}", "--output=json",
+           f"--output-path={report_file}", "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work)
+    if proc.returncode != 0 or not report_file.is_file():
+        raise UsageError(f"lighthouse failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()[-500:]}")
+    return parse_lighthouse_report(json.loads(report_file.read_text(encoding="utf-8")))
+
+
+def parse_lighthouse_report(report: dict) -> LighthouseResult:
+    scores = {cid: round(cat["score"] * 100) for cid, cat in report["categories"].items() if cat.get("score") is not None}
+    failed = []
+    for cid, cat in report["categories"].items():
+        for ref in cat["auditRefs"]:
+            audit = report["audits"].get(ref["id"], {})
+            score = audit.get("score")
+            if ref.get("weight", 0) <= 0 or score is None or score >= 1:
+                continue
+            failed.append(FailedAudit(category=cid, id=ref["id"], title=audit.get("title", ref["id"]), score=score,
+                                      offline_media=CONTENT_MEDIA_HOST in json.dumps(audit.get("details", {}))))
+    blocking_audit = report["audits"].get("render-blocking-resources", {})
+    blocking = tuple(item.get("url", "") for item in blocking_audit.get("details", {}).get("items", []))
+    return LighthouseResult(scores=scores, failed=tuple(failed), render_blocking=blocking)
+
+
+def report_lines(report: AuditReport) -> list[str]:
+    """The printed report: figures first, then what misses a budget and why."""
+    lines = [f"page: {report.page_url}", "", "first-party weight (gzip -9):"]
+    for f in report.weight:
+        lines.append(f"  {f.kind:4} {f.gzipped:7,d} B gz {f.size:8,d} B raw  {f.path}")
+    lines.append(f"  total {report.gzipped_total:,d} B gzipped (budget {WEIGHT_BUDGET:,d} B)")
+    lines.append(f"render-blocking scripts: {', '.join(report.render_blocking_scripts) or 'none'}")
+    lines.append("")
+    lines.append("axe-core:")
+    for url, violations in report.axe.items():
+        lines.append(f"  {len(violations)} violation(s)  {url}")
+        lines.extend(f"    {v}" for v in violations)
+    if report.lighthouse is not None:
+        lh = report.lighthouse
+        lines.append("")
+        lines.append("Lighthouse 12.2.3 (mobile):")
+        for category in LIGHTHOUSE_CATEGORIES:
+            score = lh.scores.get(category)
+            lines.append(f"  {category:15} {score if score is not None else '-':>3}  (budget {LIGHTHOUSE_BUDGETS[category]})")
+        lines.append(f"  render-blocking resources: {', '.join(lh.render_blocking) or 'none'}")
+        if lh.failed:
+            lines.append("  audits below full score:")
+            for audit in lh.failed:
+                why = f"  <- needs {CONTENT_MEDIA_HOST}, unreachable offline" if audit.offline_media else ""
+                lines.append(f"    [{audit.category}] {audit.id} ({audit.score:.2f}): {audit.title}{why}")
+    misses = report.budget_misses()
+    lines.append("")
+    lines.append("budgets: all met" if not misses else "budgets missed:")
+    lines.extend(f"  {m}" for m in misses)
+    return lines

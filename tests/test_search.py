@@ -1,0 +1,96 @@
+"""Pagefind indexing, read back from the bundle it writes (the browser tests run real queries)."""
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from scripts.errors import UsageError
+from scripts.search import index_site, pagefind_binary
+from scripts.site import build_site
+
+ANNOUNCEMENT = {"en": "/blog/qwen2.5-max/", "zh-cn": "/zh/blog/qwen2.5-max/"}
+
+
+def indexed_pages(bundle: Path) -> dict[str, dict[str, str]]:
+    """language -> {url: indexed text}, decoded from Pagefind's fragment files (gzip, then a
+    `pagefind_dcd` signature, then JSON); the file name starts with the language key."""
+    pages: dict[str, dict[str, str]] = {}
+    for fragment in sorted((bundle / "fragment").iterdir()):
+        data = gzip.decompress(fragment.read_bytes())
+        assert data.startswith(b"pagefind_dcd")
+        record = json.loads(data[len(b"pagefind_dcd"):])
+        language = fragment.name.rsplit("_", 1)[0]
+        pages.setdefault(language, {})[record["url"]] = record["content"]
+    return pages
+
+
+def test_build_indexes_the_announcement_in_both_languages_and_only_posts(built_site: Path):
+    pages = indexed_pages(built_site / "pagefind")
+    assert set(pages) == {"en", "zh-cn"}
+    for language, url in ANNOUNCEMENT.items():
+        assert url in pages[language], f"{url} not indexed for {language}: {sorted(pages[language])}"
+    # Lists and the home page repeat posts' summaries: only pages marked data-pagefind-body count.
+    assert "/" not in pages["en"] and "/zh/" not in pages["zh-cn"]
+    assert (built_site / "pagefind" / "pagefind.js").is_file()
+
+
+def test_chinese_text_is_segmented_into_words(built_site: Path):
+    """The extended Pagefind segments Chinese; the plain one would keep whole sentences as one word.
+    Pagefind's indexed text keeps the sentence, so look at the word count it recorded instead."""
+    fragment_words = {}
+    for fragment in (built_site / "pagefind" / "fragment").iterdir():
+        record = json.loads(gzip.decompress(fragment.read_bytes())[len(b"pagefind_dcd"):])
+        fragment_words[record["url"]] = record["word_count"]
+    # About 1,100 Chinese words by Hugo's CJK count; unsegmented it would be a few dozen "words".
+    assert fragment_words[ANNOUNCEMENT["zh-cn"]] > 500
+
+
+def test_search_hidden_keeps_a_page_out(project: Path, tmp_path: Path):
+    bundle_dir = project / "content" / "blog" / "hidden-note"
+    bundle_dir.mkdir()
+    for name, title, body in (("index.md", "A hidden note", "Zanzibar marmalade appears only here."),
+                              ("index.zh.md", "隐藏的笔记", "桑给巴尔果酱只出现在这里。")):
+        (bundle_dir / name).write_text(
+            f"---\ntitle: \"{title}\"\ndate: 2025-01-01T00:00:00+08:00\nsearch_hidden: true\n---\n\n{body}\n",
+            encoding="utf-8")
+    result = build_site(project, destination=tmp_path / "site")
+    pages = indexed_pages(result.search.bundle)
+    assert (tmp_path / "site" / "blog" / "hidden-note" / "index.html").is_file(), "the page itself is still built"
+    assert "/blog/hidden-note/" not in pages["en"]
+    assert "/zh/blog/hidden-note/" not in pages["zh-cn"]
+    assert ANNOUNCEMENT["en"] in pages["en"] and ANNOUNCEMENT["zh-cn"] in pages["zh-cn"]
+    assert not any("Zanzibar" in text for text in pages["en"].values())
+
+
+def test_indexing_twice_gives_identical_bytes(built_site: Path, tmp_path: Path):
+    """Pagefind orders its entry file's language map at random; index_site must undo that."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    for copy in (first, second):
+        shutil.copytree(built_site, copy)
+        index_site(copy)
+    files = sorted(p.relative_to(first) for p in (first / "pagefind").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in (second / "pagefind").rglob("*") if p.is_file())
+    for rel in files:
+        assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
+
+
+def test_build_can_skip_search(project: Path, tmp_path: Path):
+    result = build_site(project, destination=tmp_path / "site", search=False)
+    assert result.search is None
+    assert not (tmp_path / "site" / "pagefind").exists()
+
+
+def test_missing_pagefind_is_a_one_line_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv("PAGEFIND", str(tmp_path / "no-such-pagefind"))
+    with pytest.raises(UsageError, match=r"pip install -r requirements.txt") as caught:
+        pagefind_binary()
+    assert "\n" not in str(caught.value)
+
+
+def test_indexing_a_missing_site_is_a_usage_error(tmp_path: Path):
+    with pytest.raises(UsageError, match="invoke build"):
+        index_site(tmp_path / "site")
