@@ -131,6 +131,38 @@ def audit(c, page="zh/blog/qwen2.5-max/", lighthouse=True, strict=False):
         raise Exit(code=1)
 
 
+@task(
+    help={
+        "timeout": "Seconds each Python block may run before it is killed (default 10)",
+        "workers": "Warm worker processes running Python blocks (default: one per CPU core)",
+        "verbose": "Also print what each passing Python block printed",
+        "no_shellcheck": "Only `bash -n` shell blocks; skip ShellCheck",
+    }
+)
+@user_errors
+def check_snippets(c, timeout=None, workers=None, verbose=False, no_shellcheck=False):
+    """Check every code block in content/: run Python (offline, against an OpenAI stub), parse the rest."""
+    from scripts.snippets import check_snippets as check
+
+    report = check(ROOT / "content", project_root=ROOT, timeout=_number("--timeout", timeout, float),
+                   workers=_number("--workers", workers, int), shellcheck=not no_shellcheck)
+    print(report.render(verbose=verbose))
+    if not report.ok:
+        raise Exit(code=1)
+
+
+def _number(option: str, value, kind):
+    """An optional numeric option, or a one-line usage error naming it."""
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        from scripts.errors import UsageError
+
+        raise UsageError(f"{option} expects a number, not {value!r}") from None
+
+
 def _quote(arg: str) -> str:
     import shlex
 
