@@ -7,6 +7,7 @@ and nothing is written into the project.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -104,9 +105,10 @@ def publish(root: Path, options: PublishOptions, *, say: Callable[[str], None] =
     with tempfile.TemporaryDirectory(prefix="publish-") as tmp:
         site = Path(tmp) / "site"
         say("building the production site (no drafts, no future posts)")
-        built = build_site(root, destination=site, base_url=options.base_url, drafts=False, future=False)
+        with _hugo_writes_only_under(Path(tmp)):
+            built = build_site(root, destination=site, base_url=options.base_url, drafts=False, future=False)
         say(f"built {built.pages} pages; checking internal links and code samples")
-        checks = run_checks(site, root)
+        checks = run_checks(site, root, base_url=options.base_url)
         failed = [check for check in checks if not check.ok]
         for check in failed:
             say(check.report.rstrip())
@@ -122,20 +124,37 @@ def publish(root: Path, options: PublishOptions, *, say: Callable[[str], None] =
     return dataclasses.replace(result, checks=tuple(checks))
 
 
-def run_checks(site: Path, root: Path) -> list[CheckOutcome]:
+def run_checks(site: Path, root: Path, *, base_url: str | None = None) -> list[CheckOutcome]:
     """The same checks as `invoke check-links` (internal) and `invoke check-snippets`, on this build."""
     try:
         from .links import check_internal
     except ImportError as err:
-        raise UsageError(f"cannot check links before publishing: {err} (scripts/links.py is missing)") from None
+        raise UsageError(f"cannot check links before publishing: {err}") from None
     try:
         from .snippets import check_snippets
     except ImportError as err:
-        raise UsageError(f"cannot check code samples before publishing: {err} (scripts/snippets.py is missing)") from None
-    links = check_internal(site, project_root=root)
+        raise UsageError(f"cannot check code samples before publishing: {err}") from None
+    links = check_internal(site, project_root=root, base_url=base_url)
     snippets = check_snippets(root / "content", project_root=root)
     return [CheckOutcome("check-links", bool(links.ok), links.render()),
             CheckOutcome("check-snippets", bool(snippets.ok), snippets.render())]
+
+
+@contextlib.contextmanager
+def _hugo_writes_only_under(tmp: Path) -> Iterator[None]:
+    """Keep Hugo from leaving .hugo_build.lock and resources/_gen/ in the project: a publish writes nothing
+    there. Hugo reads HUGO_<KEY> variables as config; they are restored on the way out."""
+    overrides = {"HUGO_NOBUILDLOCK": "true", "HUGO_RESOURCEDIR": str(tmp / "resources")}
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _validate(options: PublishOptions) -> None:
