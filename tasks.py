@@ -75,6 +75,40 @@ def clean(c):
 
 @task(
     help={
+        "title": "The post's title (required); quotes and backslashes are escaped for you",
+        "slug": "Folder name under content/<section>/: [a-z0-9][a-z0-9.-]* (default: from the title, pinyin for Chinese)",
+        "lang": "Language of the file: en writes index.md, zh writes index.zh.md (default: en)",
+        "section": "Content section (default: blog)",
+        "date": "Publication date, ISO 8601 (default: now; a translation takes its original's); "
+                "written with the offset of hugo.yaml's timeZone",
+        "draft": "Write draft: true",
+        "tags": "Comma-separated tags, like Research,LLM",
+    }
+)
+@user_errors
+def new_post(c, title=None, slug=None, lang=None, section="blog", date=None, draft=False, tags=None):
+    """Create a post from archetypes/blog.md (via hugo new content) and print its path."""
+    from scripts.scaffold import PostRequest, create_post, parse_tags
+
+    request = PostRequest(title=title, slug=slug, lang=lang, section=section, date=date, draft=draft,
+                          tags=parse_tags(tags))
+    print(create_post(ROOT, request).path.relative_to(ROOT))
+
+
+@task(help={"strict": "Treat warnings as errors (exit 1 on any finding)"})
+@user_errors
+def lint(c, strict=False):
+    """Check the front matter and shortcodes of every page in content/."""
+    from scripts.lint import lint_content
+
+    report = lint_content(ROOT / "content", strict=strict)
+    print(report.render())
+    if not report.ok:
+        raise Exit(code=1)
+
+
+@task(
+    help={
         "k": "Only tests matching this pytest -k expression",
         "jobs": "Parallel pytest workers (default: auto)",
     }

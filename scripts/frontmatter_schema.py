@@ -115,3 +115,22 @@ def type_matches(key: Key, value: Any) -> bool:
     if key.type == "map":
         return isinstance(value, dict)
     raise ValueError(f"unknown schema type {key.type!r}")
+
+
+# Our shortcodes and the named parameters each takes (layouts/_shortcodes/<name>.html). The linter
+# checks every call against this; the shortcodes' own tests read it too.
+@dataclass(frozen=True)
+class Shortcode:
+    name: str
+    params: tuple[str, ...]
+    required: tuple[str, ...] = ()
+
+
+SHORTCODES: dict[str, Shortcode] = {
+    sc.name: sc
+    for sc in (
+        Shortcode("figure", params=("src", "alt", "caption", "title", "link", "target", "width", "height", "class"),
+                  required=("src",)),
+        Shortcode("button", params=("href", "label", "external"), required=("href", "label")),
+    )
+}
