@@ -167,6 +167,48 @@ def audit(c, page="zh/blog/qwen2.5-max/", lighthouse=True, strict=False):
 
 @task(
     help={
+        "no_build": "Check site/ as it is, without building it first",
+        "crawl": "Serve the site on 127.0.0.1 and crawl it with LinkChecker (as CI does; slower)",
+    }
+)
+@user_errors
+def check_links(c, no_build=False, crawl=False):
+    """Check that every internal link, image and #anchor of the built site resolves (both languages)."""
+    from scripts.links import check_links as run_check
+
+    report = run_check(ROOT, build=not no_build, crawl=crawl)
+    print(report.render())
+    if not report.ok:
+        raise Exit(code=1)
+
+
+@task(
+    iterable=["include", "exclude"],
+    help={
+        "include": "Only check URLs matching this regex (repeatable)",
+        "exclude": "Skip URLs matching this regex (repeatable)",
+        "no_cache": "Recheck every URL, ignoring successes cached in .cache/links.json",
+        "fragments": "Also check that #fragments exist on external HTML pages",
+        "format": "Output format: text (default) or json",
+        "no_build": "Check site/ as it is, without building it first",
+    }
+)
+@user_errors
+def check_external(c, include=None, exclude=None, no_cache=False, fragments=False, format="text",
+                   no_build=False):
+    """Check every external link, image and video of the built site over HTTP (polite, cached)."""
+    from scripts.external import run_check_external
+
+    report = run_check_external(ROOT, include=include or [], exclude=exclude or [], use_cache=not no_cache,
+                                fragments=fragments, output_format=format, build=not no_build,
+                                progress=sys.stderr.isatty())
+    print(report.render(format))
+    if not report.ok:
+        raise Exit(code=1)
+
+
+@task(
+    help={
         "timeout": "Seconds each Python block may run before it is killed (default 10)",
         "workers": "Warm worker processes running Python blocks (default: one per CPU core)",
         "verbose": "Also print what each passing Python block printed",
