@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CheckFailed, UsageError
+from .links import check_internal
 from .site import build_site
+from .snippets import check_snippets
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's well-known empty tree
 
@@ -110,8 +112,8 @@ def publish(root: Path, options: PublishOptions, *, say: Callable[[str], None] =
         say(f"built {built.pages} pages; checking internal links and code samples")
         checks = run_checks(site, root, base_url=options.base_url)
         failed = [check for check in checks if not check.ok]
-        for check in failed:
-            say(check.report.rstrip())
+        for check in checks:  # the whole report of a failed check, the summary line of a passed one
+            say(check.report.rstrip() if not check.ok else f"{check.name}: {_last_line(check.report)}")
         names = " and ".join(check.name for check in failed)
         if failed and not options.force and not options.dry_run:
             raise CheckFailed(f"refusing to publish: {names} failed (--force publishes anyway)")
@@ -126,14 +128,6 @@ def publish(root: Path, options: PublishOptions, *, say: Callable[[str], None] =
 
 def run_checks(site: Path, root: Path, *, base_url: str | None = None) -> list[CheckOutcome]:
     """The same checks as `invoke check-links` (internal) and `invoke check-snippets`, on this build."""
-    try:
-        from .links import check_internal
-    except ImportError as err:
-        raise UsageError(f"cannot check links before publishing: {err}") from None
-    try:
-        from .snippets import check_snippets
-    except ImportError as err:
-        raise UsageError(f"cannot check code samples before publishing: {err}") from None
     links = check_internal(site, project_root=root, base_url=base_url)
     snippets = check_snippets(root / "content", project_root=root)
     return [CheckOutcome("check-links", bool(links.ok), links.render()),

@@ -192,7 +192,7 @@ def test_a_broken_link_refuses_to_publish_and_force_overrides(project: Path, wor
     assert remote_state(remote) == ("", "")
 
     said.clear()
-    result = publish(project, PublishOptions(remote=str(remote), force=True), say=said.append)
+    result = publish(project, PublishOptions(remote=remote.as_uri(), force=True), say=said.append)  # a file:// URL
     assert result.pushed
     assert "warning: publishing although check-links failed (--force)" in said
     assert "blog/broken-link/index.html" in tree(remote)
