@@ -184,6 +184,7 @@ def check_links(c, no_build=False, crawl=False):
 
 @task(
     iterable=["include", "exclude"],
+    auto_shortflags=False,  # -n would be ambiguous (--no-build, --no-cache): long names only
     help={
         "include": "Only check URLs matching this regex (repeatable)",
         "exclude": "Skip URLs matching this regex (repeatable)",
