@@ -105,6 +105,9 @@ def publish(root: Path, options: PublishOptions, *, say: Callable[[str], None] =
     source = read_source(root)
     remote = resolve_remote(options.remote, source)
     with tempfile.TemporaryDirectory(prefix="publish-") as tmp:
+        # The remote is read first: an unreachable one fails before the build, not after it.
+        repo = _TempRepo.create(Path(tmp) / "publish.git", source)
+        previous = repo.fetch_branch(remote, options.branch)
         site = Path(tmp) / "site"
         say("building the production site (no drafts, no future posts)")
         with _hugo_writes_only_under(Path(tmp)):
@@ -119,7 +122,7 @@ def publish(root: Path, options: PublishOptions, *, say: Callable[[str], None] =
             raise CheckFailed(f"refusing to publish: {names} failed (--force publishes anyway)")
         if failed and options.force:
             say(f"warning: publishing although {names} failed (--force)")
-        result = publish_tree(site, source=source, remote=remote, options=options, work_dir=Path(tmp),
+        result = publish_tree(site, repo=repo, previous=previous, source=source, remote=remote, options=options,
                               say=say, display_remote=options.remote)
         if failed and not options.force:  # a dry run: show what would change, then say it would be refused
             raise CheckFailed(f"dry run: {names} failed, so a real publish would be refused (--force publishes anyway)")
@@ -205,20 +208,17 @@ def resolve_remote(spec: str, source: SourceState) -> str:
 def publish_tree(
     site: Path,
     *,
+    repo: _TempRepo,
+    previous: str | None,
     source: SourceState,
     remote: str,
     options: PublishOptions,
-    work_dir: Path,
     say: Callable[[str], None] = print,
     display_remote: str | None = None,
 ) -> PublishResult:
-    """Commit the files under `site` (plus .nojekyll and CNAME) on top of the remote branch and push.
-
-    `work_dir` receives a temporary bare repository; the caller removes it.
-    """
+    """Commit the files under `site` (plus .nojekyll and CNAME) on top of `previous`, the branch's tip
+    fetched into `repo`, and push it as the branch's new tip."""
     shown = display_remote or remote
-    repo = _TempRepo.create(work_dir / "publish.git", source)
-    previous = repo.fetch_branch(remote, options.branch)
     entries = list(_site_entries(site))
     blobs = repo.hash_files([path for path, _ in entries])
     index = {rel: (mode, blob) for (_, (rel, mode)), blob in zip(entries, blobs)}
@@ -425,8 +425,11 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+_GIT_BOILERPLATE = ("Please make sure you have the correct access rights", "and the repository exists.")
+
+
 def _git_reason(stderr: str) -> str:
-    """git's own explanation: its fatal/error lines without the prefix, else its last line."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    picked = [re.sub(r"^(fatal|error): ", "", line) for line in lines if line.startswith(("fatal:", "error:"))]
-    return "; ".join(picked) if picked else (lines[-1] if lines else "git gave no reason")
+    """git's own explanation on one line: its messages (ssh's too) without prefixes, hints or boilerplate."""
+    lines = [re.sub(r"^(fatal|error): ", "", line.strip()) for line in stderr.splitlines()]
+    picked = [line for line in lines if line and not line.startswith("hint:") and line not in _GIT_BOILERPLATE]
+    return "; ".join(picked) if picked else "git gave no reason"

@@ -290,3 +290,14 @@ def test_the_message_tells_a_dirty_source_apart(workspace: Path):
     assert default_message(read_source(repo)) == f"Publish {head}"
     (repo / "post.md").write_text("two\n", encoding="utf-8")
     assert default_message(read_source(repo)) == f"Publish {head} (with uncommitted changes)"
+
+
+def test_an_unreachable_remote_fails_with_gits_reason_before_building(project: Path, workspace: Path):
+    said: list[str] = []
+    missing = (workspace / "no-such-repository.git").as_uri()
+    with pytest.raises(CheckFailed) as failed:
+        publish(project, PublishOptions(remote=missing), say=said.append)
+    assert failed.value.exit_code == 1
+    assert str(failed.value).startswith(f"cannot read {missing}: ")
+    assert "does not appear to be a git repository" in str(failed.value)
+    assert not [line for line in said if line.startswith("building")]
