@@ -11,6 +11,8 @@ import base64
 import itertools
 import json
 import struct
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -376,33 +378,57 @@ class _StubServer(ThreadingHTTPServer):
 
 
 class OpenAIStub:
-    """The stub server, running in a background thread while the context is open.
+    """The stub server in a process of its own while the context is open.
+
+    Its own process, because a server thread inside the checker would wait for the GIL while the checker
+    parses posts, and every sample's request would wait with it.
 
     >>> with OpenAIStub() as stub:
     ...     stub.base_url  # 'http://127.0.0.1:PORT/v1'
     """
 
     def __init__(self) -> None:
-        self._server: _StubServer | None = None
-        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[str] | None = None
+        self._base_url: str | None = None
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
+        if self._base_url is None:
             raise RuntimeError("the stub is not running")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return self._base_url
 
     def __enter__(self) -> "OpenAIStub":
-        self._server = _StubServer()
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="openai-stub", daemon=True)
-        self._thread.start()
+        self._process = subprocess.Popen([sys.executable, "-I", __file__], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, text=True)
+        assert self._process.stdout is not None
+        announced = self._process.stdout.readline().strip()
+        if not announced.startswith("http://127.0.0.1:"):
+            self.__exit__()
+            raise RuntimeError("the OpenAI stub failed to start")
+        self._base_url = announced
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+        if self._process is not None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()  # the stub stops when its stdin closes
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = self._base_url = None
+
+
+def main() -> None:
+    """Serve on a free port of 127.0.0.1, announce the base URL on stdout, stop when stdin closes."""
+    server = _StubServer()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+    print(f"http://127.0.0.1:{server.server_address[1]}/v1", flush=True)
+    sys.stdin.read()
+    server.shutdown()
+    server.server_close()
+
+
+if __name__ == "__main__":
+    main()
