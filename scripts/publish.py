@@ -14,7 +14,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CheckFailed, UsageError
@@ -83,15 +83,15 @@ class PublishResult:
     cname: str | None  # the domain in the published CNAME, if any
     pushed: bool
     dry_run: bool
-    checks: tuple[CheckOutcome, ...] = field(default=())
+    checks: tuple[CheckOutcome, ...] = ()
 
     @property
     def unchanged(self) -> bool:
         return not self.changes
 
     def summary(self) -> str:
-        counts = {status: sum(1 for c in self.changes if c.status == status) for status in ("added", "modified", "deleted")}
-        return ", ".join(f"{n} {status}" for status, n in counts.items())
+        statuses = ("added", "modified", "deleted")
+        return ", ".join(f"{sum(1 for c in self.changes if c.status == status)} {status}" for status in statuses)
 
 
 def publish(root: Path, options: PublishOptions, *, say: Callable[[str], None] = print) -> PublishResult:
@@ -201,8 +201,12 @@ def resolve_remote(spec: str, source: SourceState) -> str:
         return str(path.resolve())
     if "://" in spec or _SCP_LIKE.match(spec):
         return spec
-    known = ", ".join(source.remotes) if source.remotes else "it has none" if source.toplevel else "the project is not a git repository"
-    raise UsageError(f"--remote {spec!r} is neither a remote of the project ({known}) nor an existing path or a git URL")
+    if source.toplevel is None:
+        known = "the project is not a git repository"
+    else:
+        known = ", ".join(source.remotes) or "it has none"
+    raise UsageError(f"--remote {spec!r} is neither a remote of the project ({known}) "
+                     "nor an existing path or a git URL")
 
 
 def publish_tree(
@@ -238,7 +242,8 @@ def publish_tree(
         say(f"{options.branch} on {shown} already holds this site: nothing to publish")
         return PublishResult(commit=None, pushed=False, **base)
     if options.dry_run:
-        say(f"dry run: publishing to {options.branch} on {shown} would change {len(changes)} file{'s' if len(changes) != 1 else ''}:")
+        files = f"{len(changes)} file" + ("s" if len(changes) != 1 else "")
+        say(f"dry run: publishing to {options.branch} on {shown} would change {files}:")
         for change in changes:
             say(f"  {change.status:<8} {change.path}")
         say(f"with the message {message!r}; nothing was pushed")
