@@ -26,7 +26,7 @@
     var label = button.textContent;
     button.hidden = false;
     button.addEventListener("click", function () {
-      copyText(code.innerText.replace(/\n$/, "")).then(function () {
+      copyText(code.textContent.replace(/\n$/, "")).then(function () {
         button.textContent = button.dataset.copied;
         setTimeout(function () { button.textContent = label; }, 2000);
       });

@@ -1,0 +1,133 @@
+"""The <head> of the real site's pages: title, description, canonical, hreflang alternates, OpenGraph,
+Twitter card, JSON-LD, <html lang>, and the one fingerprinted stylesheet."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import parse
+
+POSTS = {
+    "en": ("blog/qwen2.5-max/index.html", "Qwen2.5-Max: Exploring the Intelligence of Large-scale MoE Model",
+           "https://qwenlm.github.io/blog/qwen2.5-max/", "en"),
+    "zh": ("zh/blog/qwen2.5-max/index.html", "Qwen2.5-Max：探索大规模 MoE 模型的智能",
+           "https://qwenlm.github.io/zh/blog/qwen2.5-max/", "zh-CN"),
+}
+
+
+def meta(page, attr: str, name: str) -> str | None:
+    node = page.css_first(f'meta[{attr}="{name}"]')
+    return None if node is None else node.attributes["content"]
+
+
+@pytest.mark.parametrize("lang", sorted(POSTS))
+def test_post_title_description_canonical_and_lang(built_site: Path, lang: str):
+    path, title, url, locale = POSTS[lang]
+    page = parse(built_site / path)
+    assert page.css_first("html").attributes["lang"] == locale
+    assert page.css_first("title").text() == f"{title} | Qwen"
+    assert page.css_first('link[rel="canonical"]').attributes["href"] == url
+    description = meta(page, "name", "description")
+    # No description in front matter: the opening prose, not the buttons' labels.
+    assert description.startswith("It is widely held" if lang == "en" else "过去有一种观点认为")
+    assert "QWEN CHAT" not in description and len(description) <= 161
+
+
+@pytest.mark.parametrize("lang", sorted(POSTS))
+def test_hreflang_alternates_point_both_ways(built_site: Path, lang: str):
+    page = parse(built_site / POSTS[lang][0])
+    alternates = {link.attributes["hreflang"]: link.attributes["href"]
+                  for link in page.css('link[rel="alternate"][hreflang]')}
+    assert alternates == {
+        "en": POSTS["en"][2],
+        "zh-CN": POSTS["zh"][2],
+        "x-default": POSTS["en"][2],
+    }
+
+
+@pytest.mark.parametrize("lang", sorted(POSTS))
+def test_opengraph_and_twitter_card(built_site: Path, lang: str):
+    path, title, url, locale = POSTS[lang]
+    page = parse(built_site / path)
+    assert meta(page, "property", "og:title") == f"{title} | Qwen"
+    assert meta(page, "property", "og:type") == "article"
+    assert meta(page, "property", "og:url") == url
+    assert meta(page, "property", "og:locale") == locale.replace("-", "_")
+    assert meta(page, "property", "og:site_name") == "Qwen"
+    assert meta(page, "property", "article:published_time") == "2025-01-28T23:00:04+08:00"
+    assert meta(page, "property", "og:description") == meta(page, "name", "description")
+    assert meta(page, "name", "twitter:card") == "summary"  # no cover image on the announcement
+    assert meta(page, "name", "twitter:title") == f"{title} | Qwen"
+
+
+@pytest.mark.parametrize("lang", sorted(POSTS))
+def test_jsonld_blogposting(built_site: Path, lang: str):
+    path, title, url, locale = POSTS[lang]
+    scripts = parse(built_site / path).css('script[type="application/ld+json"]')
+    assert len(scripts) == 1
+    data = json.loads(scripts[0].text())
+    assert data["@context"] == "https://schema.org" and data["@type"] == "BlogPosting"
+    assert data["headline"] == title
+    assert data["url"] == url and data["mainEntityOfPage"]["@id"] == url
+    assert data["datePublished"] == "2025-01-28T23:00:04+08:00"
+    assert data["inLanguage"] == locale
+    assert data["author"]["name"] == "Qwen"
+    assert isinstance(data["wordCount"], int) and data["wordCount"] > 400
+
+
+def test_home_pages_have_website_jsonld_and_own_lang(built_site: Path):
+    for path, locale in (("index.html", "en"), ("zh/index.html", "zh-CN")):
+        page = parse(built_site / path)
+        assert page.css_first("html").attributes["lang"] == locale
+        assert page.css_first("title").text() == "Qwen"
+        assert meta(page, "property", "og:type") == "website"
+        data = json.loads(page.css_first('script[type="application/ld+json"]').text())
+        assert data["@type"] == "WebSite" and data["inLanguage"] == locale
+    zh_home = parse(built_site / "zh/index.html")
+    assert meta(zh_home, "name", "description") == "通义千问团队的研究进展。"
+
+
+def test_one_fingerprinted_stylesheet_with_matching_integrity(built_site: Path):
+    for path in ("index.html", "zh/blog/qwen2.5-max/index.html", "404.html", "tags/index.html"):
+        links = parse(built_site / path).css('link[rel="stylesheet"]')
+        assert len(links) == 1, path
+    link = parse(built_site / "index.html").css_first('link[rel="stylesheet"]')
+    href, integrity = link.attributes["href"], link.attributes["integrity"]
+    css = (built_site / href.lstrip("/")).read_bytes()
+    digest = base64.b64encode(hashlib.sha384(css).digest()).decode()
+    assert integrity == f"sha384-{digest}"
+    assert digest_in_name(href, css)
+    text = css.decode()
+    assert "prefers-color-scheme:dark" in text.replace(" ", ""), "a dark theme"
+    assert ".chroma" in text, "Chroma's palette is part of the one stylesheet"
+    assert "\n" not in text.strip(), "minified"
+
+
+def digest_in_name(href: str, css: bytes) -> bool:
+    return hashlib.sha384(css).hexdigest() in href
+
+
+def test_no_request_to_a_third_party_host_except_content_media(built_site: Path):
+    """Stylesheets, scripts, icons, fonts come from the site; only the posts' own images and video
+    (in .post-content) may live elsewhere."""
+    for html in built_site.rglob("*.html"):
+        page = parse(html)
+        for node in page.css("link[href], script[src], img[src], source[src], video[src], iframe[src]"):
+            url = node.attributes.get("href") or node.attributes.get("src")
+            if node.tag == "link" and node.attributes.get("rel") in ("canonical", "alternate"):
+                continue
+            if url.startswith(("http://", "https://", "//")):
+                in_content = any(p.attributes.get("class") and "post-content" in p.attributes["class"].split()
+                                 for p in ancestors(node))
+                assert in_content, f"{html.relative_to(built_site)}: third-party request {url}"
+
+
+def ancestors(node):
+    parent = node.parent
+    while parent is not None:
+        yield parent
+        parent = parent.parent
