@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import multiprocessing
 import os
 import re
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ _EXPECTED = {
 }
 
 # {{< name params >}} and {{% name params %}}; {{</* … */>}} is an escaped (shown, not run) call.
-_SHORTCODE = re.compile(r"\{\{(<|%)(.*?)\1\}\}", re.S)
+_SHORTCODE = re.compile(r"\{\{<(.*?)>\}\}|\{\{%(.*?)%\}\}", re.S)
 _SHORTCODE_PARAM = re.compile(r"""\s*(?:([A-Za-z_][\w-]*)\s*=\s*)?("(?:\\.|[^"\\])*"|`[^`]*`|[^\s"`]+)""")
 
 
@@ -87,10 +89,15 @@ def _s(count: int) -> str:
 
 @dataclass(frozen=True)
 class _Page:
+    """What the cross-file checks need of a page (small: workers send these back)."""
     shown: str
     lang: str
     group: tuple[str, str]  # pages with the same group are translations of each other
-    front_matter: FrontMatter | None
+    parsed: bool  # its front matter parsed
+    date: dt.datetime | None = None
+    date_line: int = 1
+    weight: Any = 0
+    weight_line: int = 1
 
 
 def lint_content(content_dir: Path, *, strict: bool = False, now: dt.datetime | None = None,
@@ -107,15 +114,40 @@ def lint_content(content_dir: Path, *, strict: bool = False, now: dt.datetime | 
     now = (now or dt.datetime.now(dt.timezone.utc))
     if now.tzinfo is None:
         now = now.replace(tzinfo=config.time_zone)
-    linter = _Linter(config=config, now=now)
-    pages: list[_Page] = []
-    for path in _content_files(content_dir):
-        pages.append(linter.lint_file(path, _shown(path, root), content_dir))
-    linter.check_translations(pages)
-    findings = linter.findings
+    paths = _content_files(content_dir)
+    findings, pages = _lint_in_parallel(paths, content_dir, config, now)
+    findings += _check_translations(pages, config)
     if strict:
         findings = [Finding(f.path, f.line, ERROR, f.message) if f.level == WARNING else f for f in findings]
     return LintReport(findings=sorted(findings), pages=len(pages), strict=strict)
+
+
+PARALLEL_FROM = 300  # pages; below this, starting workers costs more than it saves
+
+
+def _lint_files(paths: list[Path], content_dir: Path, config: SiteConfig, now: dt.datetime
+                ) -> tuple[list[Finding], list[_Page]]:
+    linter = _Linter(config=config, now=now)
+    root = content_dir.parent
+    pages = [linter.lint_file(path, _shown(path, root), content_dir) for path in paths]
+    return linter.findings, pages
+
+
+def _lint_in_parallel(paths: list[Path], content_dir: Path, config: SiteConfig, now: dt.datetime
+                      ) -> tuple[list[Finding], list[_Page]]:
+    """Checking a page is pure Python and CPU-bound: big sites are split across forked workers, one per core."""
+    workers = min(os.cpu_count() or 1, 4)
+    if len(paths) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return _lint_files(paths, content_dir, config, now)
+    chunks = [paths[i::workers] for i in range(workers)]
+    findings: list[Finding] = []
+    pages: list[_Page] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for chunk_findings, chunk_pages in pool.map(_lint_files, chunks, [content_dir] * workers,
+                                                    [config] * workers, [now] * workers):
+            findings += chunk_findings
+            pages += chunk_pages
+    return findings, pages
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -148,6 +180,7 @@ class _Linter:
         self.keys = {name.lower(): key for name, key in keys.items()}
         self.key_names = sorted(keys)
         self._fence_parser = None
+        self._bare_fences: dict[str, list[int]] = {}
 
     def add(self, shown: str, line: int, level: str, message: str) -> None:
         self.findings.append(Finding(shown, line, level, message))
@@ -160,12 +193,12 @@ class _Linter:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as err:
             self.add(shown, 1, ERROR, f"not UTF-8 text ({err.reason} at byte {err.start})")
-            return _Page(shown, lang, group, None)
+            return _Page(shown, lang, group, parsed=False)
         try:
             split = split_front_matter(text, shown)
         except FrontMatterError as err:
             self.add(shown, err.line or 1, ERROR, err.message)
-            return _Page(shown, lang, group, None)
+            return _Page(shown, lang, group, parsed=False)
         front_matter: FrontMatter | None
         try:
             front_matter = parse_split(split, shown)
@@ -182,7 +215,12 @@ class _Linter:
         if path.suffix in MARKDOWN_SUFFIXES:
             self._check_fences(shown, split.body, split.body_line)
         self._check_shortcodes(shown, split.body, split.body_line)
-        return _Page(shown, lang, group, front_matter)
+        if front_matter is None:
+            return _Page(shown, lang, group, parsed=False)
+        return _Page(shown, lang, group, parsed=True,
+                     date=as_datetime(front_matter.data.get("date"), self.config.time_zone),
+                     date_line=front_matter.line_of("date"), weight=front_matter.data.get("weight", 0),
+                     weight_line=front_matter.line_of("weight"))
 
     def _language_of(self, path: Path, content_dir: Path) -> tuple[str, tuple[str, str]]:
         """index.zh.md -> ('zh', (folder, 'index')); index.md -> (default language, (folder, 'index'))."""
@@ -230,34 +268,25 @@ class _Linter:
         if fm.data.get("draft") is True:
             self.add(shown, fm.line_of("draft"), WARNING, "draft: true, so the page is left out of the published site")
         name = "publishDate" if "publishDate" in fm.data else "date"
-        moment = self.as_datetime(fm.data.get(name))
+        moment = as_datetime(fm.data.get(name), self.config.time_zone)
         if moment is not None and moment > self.now:
             self.add(shown, fm.line_of(name), WARNING,
                      f"{name} {moment.isoformat()} is in the future: Hugo leaves the page out until then "
                      "(invoke build --future shows it)")
-
-    def as_datetime(self, value: Any) -> dt.datetime | None:
-        """A front-matter date as an aware datetime; dates without an offset are in the site's timezone."""
-        if isinstance(value, str):
-            try:
-                value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-            except ValueError:
-                return None
-        if isinstance(value, dt.datetime):
-            return value if value.tzinfo else value.replace(tzinfo=self.config.time_zone)
-        if isinstance(value, dt.date):
-            return dt.datetime(value.year, value.month, value.day, tzinfo=self.config.time_zone)
-        return None
 
     # --- the body ---------------------------------------------------------------------------------
 
     def _check_fences(self, shown: str, body: str, body_line: int) -> None:
         if "```" not in body and "~~~" not in body:
             return
-        for token in self._fences().parse(body):
-            if token.type == "fence" and not token.info.strip() and token.map:
-                self.add(shown, body_line + token.map[0], WARNING,
-                         "code fence without a language (write ```python, ```text, …): it gets no highlighting or label")
+        offsets = self._bare_fences.get(body)
+        if offsets is None:  # translations and generated pages often share a body: parse each body once
+            offsets = [token.map[0] for token in self._fences().parse(body)
+                       if token.type == "fence" and not token.info.strip() and token.map]
+            self._bare_fences[body] = offsets
+        for offset in offsets:
+            self.add(shown, body_line + offset, WARNING,
+                     "code fence without a language (write ```python, ```text, …): it gets no highlighting or label")
 
     def _fences(self):
         if self._fence_parser is None:
@@ -266,6 +295,8 @@ class _Linter:
             # Only the block structure decides what is a fence; inline parsing is most of the cost.
             parser = MarkdownIt("commonmark")
             parser.core.ruler.disable(["inline", "text_join"])
+            # Headings, rules and link definitions are paragraphs to us: they cannot hide or open a fence.
+            parser.block.ruler.disable(["heading", "lheading", "hr", "reference"])
             self._fence_parser = parser
         return self._fence_parser
 
@@ -276,7 +307,7 @@ class _Linter:
         for call in _SHORTCODE.finditer(body):
             line += body.count("\n", last, call.start())
             last = call.start()
-            inner = call.group(2).strip()
+            inner = (call.group(1) if call.group(1) is not None else call.group(2)).strip()
             if inner.startswith(("/*", "/")):
                 continue  # an escaped call, or a closing tag
             inner = inner.removesuffix("/").rstrip()
@@ -301,33 +332,44 @@ class _Linter:
                 if required not in given:
                     self.add(shown, line, ERROR, f'shortcode "{name}" needs the parameter "{required}"')
 
-    # --- across files -----------------------------------------------------------------------------
 
-    def check_translations(self, pages: list[_Page]) -> None:
-        groups: dict[tuple[str, str], list[_Page]] = defaultdict(list)
-        for page in pages:
-            if page.front_matter is not None:
-                groups[page.group].append(page)
-        order = {lang: i for i, lang in enumerate(self.config.languages)}
-        for group in groups.values():
-            if len(group) < 2:
-                continue
-            group.sort(key=lambda page: (order.get(page.lang, len(order)), page.shown))
-            reference = group[0]
-            for page in group[1:]:
-                self._compare(page, reference)
+def as_datetime(value: Any, time_zone: dt.tzinfo) -> dt.datetime | None:
+    """A front-matter date as an aware datetime; dates without an offset are in the site's timezone."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=time_zone)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=time_zone)
+    return None
 
-    def _compare(self, page: _Page, reference: _Page) -> None:
-        mine, theirs = page.front_matter.data, reference.front_matter.data  # type: ignore[union-attr]
-        date, their_date = self.as_datetime(mine.get("date")), self.as_datetime(theirs.get("date"))
-        if date is not None and their_date is not None and date != their_date:
-            self.add(page.shown, page.front_matter.line_of("date"), WARNING,  # type: ignore[union-attr]
-                     f"date {date.isoformat()} differs from {their_date.isoformat()} in the {reference.lang} "
-                     f"version {reference.shown}")
-        weight, their_weight = mine.get("weight", 0), theirs.get("weight", 0)
-        if weight != their_weight:
-            self.add(page.shown, page.front_matter.line_of("weight"), WARNING,  # type: ignore[union-attr]
-                     f"weight {weight} differs from {their_weight} in the {reference.lang} version {reference.shown}")
+
+def _check_translations(pages: list[_Page], config: SiteConfig) -> list[Finding]:
+    """Translations of one page should share its date and weight; each differing one is compared with the
+    version in the first of the site's languages."""
+    groups: dict[tuple[str, str], list[_Page]] = defaultdict(list)
+    for page in pages:
+        if page.parsed:
+            groups[page.group].append(page)
+    order = {lang: i for i, lang in enumerate(config.languages)}
+    findings: list[Finding] = []
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda page: (order.get(page.lang, len(order)), page.shown))
+        reference = group[0]
+        for page in group[1:]:
+            where = f"in the {reference.lang} version {reference.shown}"
+            if page.date is not None and reference.date is not None and page.date != reference.date:
+                findings.append(Finding(page.shown, page.date_line, WARNING,
+                                        f"date {page.date.isoformat()} differs from {reference.date.isoformat()} {where}"))
+            if page.weight != reference.weight:
+                findings.append(Finding(page.shown, page.weight_line, WARNING,
+                                        f"weight {page.weight} differs from {reference.weight} {where}"))
+    return findings
 
 
 def _unknown(what: str, name: str, known: list[str]) -> str:
