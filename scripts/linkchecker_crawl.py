@@ -73,7 +73,7 @@ def serve_directory(directory: Path, base_path: str, server: ThreadingHTTPServer
         server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(directory)))
     else:
         server.RequestHandlerClass = partial(handler, directory=str(directory))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}{base_path}"
