@@ -182,6 +182,7 @@ def test_publishing_the_same_site_again_makes_no_commit(published: CliPublish, s
 def test_a_broken_link_refuses_to_publish_and_force_overrides(project: Path, workspace: Path):
     write_post(project, "broken-link", 'title: "Broken"\ndate: 2025-01-02T00:00:00+08:00\n',
                "Read [the details](/blog/no-such-post/).\n")
+    (project / "static" / "CNAME").write_text("docs.example.net\n", encoding="utf-8")
     remote = bare_repo(Path(tempfile.mkdtemp(dir=workspace)), "site.git")
     said: list[str] = []
     with pytest.raises(CheckFailed) as refused:
@@ -196,6 +197,7 @@ def test_a_broken_link_refuses_to_publish_and_force_overrides(project: Path, wor
     assert result.pushed
     assert "warning: publishing although check-links failed (--force)" in said
     assert "blog/broken-link/index.html" in tree(remote)
+    assert show(remote, "CNAME") == "docs.example.net\n"  # static/CNAME, as Hugo copied it
     # The project copy is not a git repository, and the message says so.
     assert git(remote, "log", "-1", "--format=%s", "gh-pages").strip() == "Publish (source not in a git repository)"
 
