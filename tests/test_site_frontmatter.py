@@ -336,7 +336,7 @@ CASES: dict[str, Case] = {
     "aliases": Case({"aliases": ["/old-alias-a/"]}, {}, check_aliases),
     "tags": Case({"tags": ["Research", "MoE Models"]}, {}, check_tags),
     "draft": Case({"draft": True}, {"draft": False}, check_draft),
-    "comments": Case({"comments": True}, {"comments": False}, _present("section#comments", "a")),
+    "comments": Case({"comments": True}, {"comments": False}, _present('section#comments a[href="https://github.com/QwenLM"]', "a")),
     "description": Case({"description": "A hand-written description."}, {}, check_description),
     "disable_share": Case({"disable_share": True}, {"disable_share": False}, check_disable_share),
     "hide_meta": Case({"hide_meta": True}, {"hide_meta": False}, check_hide_meta),
