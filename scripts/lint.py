@@ -366,10 +366,14 @@ def _check_translations(pages: list[_Page], config: SiteConfig) -> list[Finding]
             if page.date is not None and reference.date is not None and page.date != reference.date:
                 findings.append(Finding(page.shown, page.date_line, WARNING,
                                         f"date {page.date.isoformat()} differs from {reference.date.isoformat()} {where}"))
-            if page.weight != reference.weight:
+            if _is_int(page.weight) and _is_int(reference.weight) and page.weight != reference.weight:
                 findings.append(Finding(page.shown, page.weight_line, WARNING,
                                         f"weight {page.weight} differs from {reference.weight} {where}"))
     return findings
+
+
+def _is_int(value: Any) -> bool:  # a wrong type is reported as such, not compared
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _unknown(what: str, name: str, known: list[str]) -> str:
