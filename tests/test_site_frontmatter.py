@@ -433,3 +433,12 @@ def test_site_defaults_apply_without_front_matter(site: Site):
     assert page.css_first(".share") is not None                    # disable_share: false
     assert page.css_first("section#comments") is None              # comments: false
     assert not page.css(".post-content math")                      # math: false
+
+
+def test_long_lists_are_paginated(site: Site):
+    """More posts than pagination.pagerSize: the home page links to older posts, and back."""
+    first, second = site.home_pages()[:2]
+    assert first.css_first("nav.pagination a[rel=next]").attributes["href"] == "/page/2/"
+    assert first.css_first("nav.pagination a[rel=prev]") is None
+    assert second.css_first("nav.pagination a[rel=prev]").attributes["href"] == "/"
+    assert len(first.css("article.post-entry")) == 10

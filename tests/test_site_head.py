@@ -131,3 +131,25 @@ def ancestors(node):
     while parent is not None:
         yield parent
         parent = parent.parent
+
+
+def test_pages_that_are_not_posts_are_not_articles(built_site: Path):
+    for path in ("archives/index.html", "zh/archives/index.html", "tags/index.html"):
+        page = parse(built_site / path)
+        assert meta(page, "property", "og:type") == "website", path
+        assert meta(page, "property", "article:published_time") is None, path
+        for script in page.css('script[type="application/ld+json"]'):
+            assert json.loads(script.text())["@type"] != "BlogPosting", path
+
+
+def test_every_local_stylesheet_script_and_icon_exists(built_site: Path):
+    checked = set()
+    for html in built_site.rglob("*.html"):
+        for node in parse(html).css("link[href], script[src]"):
+            url = node.attributes.get("href") or node.attributes.get("src")
+            if url.startswith("/") and not url.startswith("//") and url not in checked:
+                target = built_site / url.lstrip("/").split("#")[0]
+                assert target.is_file() or (target / "index.html").is_file() or target.suffix == ".xml" and target.is_file(), \
+                    f"{html.relative_to(built_site)}: {url} is not in the site"
+                checked.add(url)
+    assert "/favicon.svg" in checked
