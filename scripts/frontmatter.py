@@ -133,6 +133,15 @@ def _timestamp_or_string(loader: Any, node: yaml.Node) -> Any:
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_string)
 
+# Hugo reads YAML 1.2, where only true/false are booleans: `show_toc: no` is the (truthy) string "no"
+# there. Read it the same way, so that the linter reports it instead of PyYAML's YAML 1.1 making it false.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+
 
 def _parse_yaml(raw: str, raw_line: int, path: Path | str | None):
     loader = _Loader(raw)

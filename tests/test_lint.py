@@ -172,6 +172,9 @@ def test_duplicate_keys_are_errors(site: Path):
     ("hide_sumary: true", 'unknown key "hide_sumary" (did you mean "hide_summary"?)'),
     ("xyzzy: 1", 'unknown key "xyzzy"'),
     ('math: "yes"', '"math" must be true or false, not the string "yes"'),
+    # Hugo reads YAML 1.2: these are strings there (and truthy), not YAML 1.1 booleans.
+    ("math: yes", '"math" must be true or false, not the string "yes"'),
+    ("show_toc: off", '"show_toc" must be true or false, not the string "off"'),
     ("weight: high", '"weight" must be an integer, not the string "high"'),
     ("weight: 1.5", '"weight" must be an integer, not the number 1.5'),
     ("tags: Research", '"tags" must be a list of strings, not the string "Research"'),
