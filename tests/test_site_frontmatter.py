@@ -259,6 +259,8 @@ def check_cover_image(site: Site, a: str, b: str) -> None:
     img = site.page(a).css_first("figure.cover img")
     assert img.attributes["src"].startswith(f"/blog/{a}/")
     assert site.page(a).css_first('meta[property="og:image"]').attributes["content"].startswith("https://")
+    assert site.page(a).css_first('meta[name="twitter:card"]').attributes["content"] == "summary_large_image"
+    assert site.page(b).css_first('meta[name="twitter:card"]').attributes["content"] == "summary"
     assert site.entry(a).css_first("figure.cover img") is not None
     assert site.page(b).css_first("figure.cover") is None
     assert site.entry(b).css_first("figure.cover") is None
