@@ -37,14 +37,15 @@ def user_errors(fn):
         "base_url": "Absolute URL the site will be served from (overrides baseURL in hugo.yaml)",
         "drafts": "Include pages with draft: true",
         "future": "Include pages dated in the future",
+        "no_search": "Skip the Pagefind search index (a faster build; the search page then finds nothing)",
     }
 )
 @user_errors
-def build(c, base_url=None, drafts=False, future=False):
+def build(c, base_url=None, drafts=False, future=False, no_search=False):
     """Render the site into site/ with Hugo."""
     from scripts.site import build_site
 
-    result = build_site(ROOT, base_url=base_url, drafts=drafts, future=future)
+    result = build_site(ROOT, base_url=base_url, drafts=drafts, future=future, search=not no_search)
     print(f"built {result.pages} pages into {result.destination.relative_to(ROOT) if result.destination.is_relative_to(ROOT) else result.destination}")
 
 
@@ -227,6 +228,52 @@ def check_snippets(c, timeout=None, workers=None, verbose=False, no_shellcheck=F
     if not report.ok:
         raise Exit(code=1)
 
+
+
+@task(help={"strict": "Lint with warnings as errors"})
+@user_errors
+def check(c, strict=False):
+    """Run lint, build, check-links and check-snippets in order; stop at the first that fails."""
+    from scripts.check import run_check
+
+    def show(stage):
+        print(f"== {stage.name}: {stage.status} ({stage.seconds:.2f}s)", flush=True)
+        if stage.report and stage.report != stage.summary:
+            print(stage.report, flush=True)
+
+    result = run_check(ROOT, strict=strict, on_stage=show)
+    print()
+    print(result.render_summary())
+    if not result.ok:
+        raise Exit(code=result.exit_code)
+
+
+@task(
+    help={
+        "posts": "Posts in the generated bilingual site (default 1000; two pages each)",
+        "runs": "Runs of each step; the table shows the median (default 3)",
+        "output": "Where to write the results as JSON (default bench-results/bench-<posts>.json)",
+        "seed": "Seed of the generated content (default 0); the same seed writes the same site",
+        "only": "Comma-separated steps to run: hugo, build_hugo, pagefind, build, lint, check_links, "
+                "linkchecker, snippets, check (default: all)",
+        "baseline": "An earlier bench JSON (e.g. at 1000 posts) to show how time scales against",
+        "keep": "Keep the generated project copy and print where it is",
+    }
+)
+@user_errors
+def bench(c, posts=1000, runs=3, output=None, seed=0, only=None, baseline=None, keep=False):
+    """Time build, lint, link and snippet checks on a generated N-post site, against bare Hugo and LinkChecker."""
+    from scripts.bench import load_baseline, run_bench, write_json
+
+    posts, runs, seed = _number("--posts", posts, int), _number("--runs", runs, int), _number("--seed", seed, int)
+    steps = {name.strip() for name in only.split(",") if name.strip()} if only else None
+    earlier = load_baseline(Path(baseline)) if baseline else None
+    result = run_bench(ROOT, posts=posts, runs=runs, seed=seed, only=steps, baseline=earlier, keep=keep,
+                       progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print(result.render())
+    path = Path(output) if output else ROOT / "bench-results" / f"bench-{posts}.json"
+    write_json(result, path)
+    print(f"\nwrote {path}")
 
 def _number(option: str, value, kind):
     """An optional numeric option, or a one-line usage error naming it."""
