@@ -106,7 +106,7 @@ def publish(root: Path, options: PublishOptions, *, say: Callable[[str], None] =
     remote = resolve_remote(options.remote, source)
     with tempfile.TemporaryDirectory(prefix="publish-") as tmp:
         # The remote is read first: an unreachable one fails before the build, not after it.
-        repo = _TempRepo.create(Path(tmp) / "publish.git", source)
+        repo = StagingRepo.create(Path(tmp) / "publish.git", source)
         previous = repo.fetch_branch(remote, options.branch)
         site = Path(tmp) / "site"
         say("building the production site (no drafts, no future posts)")
@@ -212,7 +212,7 @@ def resolve_remote(spec: str, source: SourceState) -> str:
 def publish_tree(
     site: Path,
     *,
-    repo: _TempRepo,
+    repo: StagingRepo,
     previous: str | None,
     source: SourceState,
     remote: str,
@@ -270,7 +270,7 @@ def _site_entries(site: Path) -> Iterator[tuple[Path, tuple[str, str]]]:
                 yield path, (rel, "100755" if os.stat(path).st_mode & 0o111 else "100644")
 
 
-def _choose_cname(options: PublishOptions, index: dict[str, tuple[str, str]], repo: _TempRepo,
+def _choose_cname(options: PublishOptions, index: dict[str, tuple[str, str]], repo: StagingRepo,
                   previous: str | None) -> tuple[str, str, str] | None:
     """(domain, blob, where it came from): --cname, else static/CNAME (copied into the site by Hugo),
     else the CNAME already on the branch, so a custom domain set on GitHub is never dropped."""
@@ -291,7 +291,7 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in _REPOSITORY_ENV}
 
 
-class _TempRepo:
+class StagingRepo:
     """A throw-away bare repository with a private index, used for every git write."""
 
     def __init__(self, git_dir: Path, cwd: Path, env: dict[str, str]):
@@ -300,7 +300,7 @@ class _TempRepo:
         self.env = env
 
     @classmethod
-    def create(cls, git_dir: Path, source: SourceState) -> _TempRepo:
+    def create(cls, git_dir: Path, source: SourceState) -> StagingRepo:
         env = _clean_env()
         init = subprocess.run(["git", "init", "--bare", "--quiet", "--template=", str(git_dir)],
                               capture_output=True, text=True, env=env)
