@@ -16,7 +16,7 @@ import yaml
 
 from scripts.frontmatter import read_front_matter
 from scripts.hugo import hugo_binary
-from scripts.scaffold import MAX_SLUG_LENGTH, SLUG_PATTERN, slugify
+from scripts.scaffold import MAX_SLUG_LENGTH, SLUG_PATTERN, check_slug, slugify
 from scripts.errors import UsageError
 from tests.conftest import ROOT, copy_project
 
@@ -183,6 +183,17 @@ def test_long_titles_give_a_slug_cut_at_a_word():
     assert len(slug) <= MAX_SLUG_LENGTH and slug.endswith("reinforcement") and "--" not in slug
 
 
+@pytest.mark.parametrize("slug", ["a..b", "-dash", ".hidden", "a_b", "a b", "A", "ü", "a" * (MAX_SLUG_LENGTH + 1)])
+def test_given_slugs_must_match_the_pattern(slug: str):
+    with pytest.raises(UsageError, match="--slug"):
+        check_slug(slug)
+
+
+@pytest.mark.parametrize("slug", ["qwen2.5-max", "0", "a-b.c", "a" * MAX_SLUG_LENGTH])
+def test_good_slugs_pass(slug: str):
+    assert check_slug(slug) == slug
+
+
 @pytest.mark.parametrize("title", ["Привет мир", "こんにちは"])
 def test_titles_without_an_ascii_spelling_ask_for_a_slug(title: str):
     with pytest.raises(UsageError, match="--slug"):
@@ -247,10 +258,7 @@ def test_running_new_post_twice_keeps_the_first_file(site: Path):
     (["--title", "ok", "--slug", "Has Caps"], "--slug"),
     (["--title", "ok", "--slug", "../escape"], "--slug"),
     (["--title", "ok", "--slug", "a/b"], "--slug"),
-    (["--title", "ok", "--slug", "a..b"], "--slug"),
-    (["--title", "ok", "--slug", "-dash"], "--slug"),
     (["--title", "ok", "--slug", "🚀"], "--slug"),
-    (["--title", "ok", "--slug", "a" * 200], "--slug"),
     (["--title", "ok", "--lang", "fr"], "--lang"),
     (["--title", "ok", "--section", "../x"], "--section"),
     (["--title", "ok", "--date", "tomorrow"], "--date"),
@@ -283,3 +291,11 @@ def test_a_broken_archetype_is_a_one_line_error_and_leaves_nothing_behind(site: 
     assert_one_line_error(new_post(site, "--title", "Broken"), 2, needle, "archetype")
     assert content_snapshot(site) == before
     assert not (site / "content" / "blog" / "broken").exists()
+
+
+def test_a_site_hugo_cannot_load_is_a_one_line_error_and_leaves_nothing_behind(site: Path):
+    (site / "content" / "blog" / "bad.md").write_text("---\ntitle: [\n---\n", encoding="utf-8")
+    before = content_snapshot(site)
+    assert_one_line_error(new_post(site, "--title", "Fine"), 2, "hugo new content failed", "bad.md")
+    assert content_snapshot(site) == before
+    assert not (site / "content" / "blog" / "fine").exists()
