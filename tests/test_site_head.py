@@ -60,7 +60,11 @@ def test_opengraph_and_twitter_card(built_site: Path, lang: str):
     assert meta(page, "property", "og:site_name") == "Qwen"
     assert meta(page, "property", "article:published_time") == "2025-01-28T23:00:04+08:00"
     assert meta(page, "property", "og:description") == meta(page, "name", "description")
-    assert meta(page, "name", "twitter:card") == "summary"  # no cover image on the announcement
+    # No cover: the banner that opens the post is the preview image.
+    banner = "https://qianwen-res.oss-cn-beijing.aliyuncs.com/Qwen2.5-max-banner.png"
+    assert meta(page, "property", "og:image") == banner
+    assert meta(page, "name", "twitter:card") == "summary_large_image"
+    assert meta(page, "name", "twitter:image") == banner
     assert meta(page, "name", "twitter:title") == f"{title} | Qwen"
 
 

@@ -244,6 +244,16 @@ def test_links_and_images_follow_a_sub_path_base_url(sub_path_page):
     assert img.attributes["src"].startswith("/sub/blog/showcase/")
 
 
+def test_first_content_image_is_the_preview_image_under_a_sub_path(page, sub_path_page):
+    src = figures(page)[0].css_first("img").attributes["src"]
+    og = page.css_first('meta[property="og:image"]').attributes["content"]
+    assert og == "https://qwenlm.github.io" + src
+    sub_src = figures(sub_path_page)[0].css_first("img").attributes["src"]
+    sub_og = sub_path_page.css_first('meta[property="og:image"]').attributes["content"]
+    assert sub_og == "https://example.github.io" + sub_src and sub_src.startswith("/sub/")
+    assert sub_path_page.css_first('meta[name="twitter:card"]').attributes["content"] == "summary_large_image"
+
+
 # ---- content errors stop the build with file:line ----
 
 BAD_CONTENT = {
