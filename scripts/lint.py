@@ -273,6 +273,10 @@ class _Linter:
             self.add(shown, fm.line_of(name), WARNING,
                      f"{name} {moment.isoformat()} is in the future: Hugo leaves the page out until then "
                      "(invoke build --future shows it)")
+        expiry = as_datetime(fm.data.get("expiryDate"), self.config.time_zone)
+        if expiry is not None and expiry <= self.now:
+            self.add(shown, fm.line_of("expiryDate"), WARNING,
+                     f"expiryDate {expiry.isoformat()} has passed: Hugo leaves the page out")
 
     # --- the body ---------------------------------------------------------------------------------
 

@@ -26,6 +26,8 @@ ENV_PREFIX = "QWEN_BLOG_"  # must match security.funcs.getenv in hugo.yaml
 # Latin letters that Unicode does not decompose into ASCII.
 _LATIN_EXTRA = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th",
                               "ı": "i"})
+# Control characters, line and paragraph separators, and the surrogates Python decodes invalid UTF-8 to.
+_NOT_TEXT = frozenset({"Cc", "Cs", "Zl", "Zp"})
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
 
 
@@ -56,8 +58,8 @@ def check_title(title: str | None) -> str:
     title = title.strip()
     if len(title) > MAX_TITLE_LENGTH:
         raise UsageError(f"--title is {len(title)} characters long; keep it to {MAX_TITLE_LENGTH}")
-    if any(unicodedata.category(ch) == "Cc" for ch in title):
-        raise UsageError("--title must be one line of text, without control characters")
+    if any(unicodedata.category(ch) in _NOT_TEXT for ch in title):
+        raise UsageError("--title must be one line of text, without control characters or undecodable bytes")
     if not any(unicodedata.category(ch)[0] in "LN" for ch in title):
         raise UsageError(f"--title {title!r} has no letters or digits")
     return title
@@ -111,8 +113,8 @@ def parse_tags(text: str | None) -> tuple[str, ...]:
             tags.append(tag)
     if not tags:
         raise UsageError(f"--tags {text!r} names no tags: give them comma-separated, like --tags Research,LLM")
-    if any(unicodedata.category(ch) == "Cc" for tag in tags for ch in tag):
-        raise UsageError("--tags must not contain control characters")
+    if any(unicodedata.category(ch) in _NOT_TEXT for tag in tags for ch in tag):
+        raise UsageError("--tags must not contain control characters or undecodable bytes")
     return tuple(tags)
 
 

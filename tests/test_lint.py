@@ -261,6 +261,13 @@ def test_future_dates_warn_in_the_sites_timezone(site: Path):
     ]
 
 
+def test_an_expired_page_warns(site: Path):
+    post(site, "blog/old/index.md", GOOD + "expiryDate: 2026-06-01T20:00:00+08:00\n")  # NOW is 20:00 there
+    post(site, "blog/new/index.md", GOOD + "expiryDate: 2026-06-01T20:00:01+08:00\n")
+    assert only(lint(site)) == ("content/blog/old/index.md", 4, "warning",
+                                "expiryDate 2026-06-01T20:00:00+08:00 has passed: Hugo leaves the page out")
+
+
 def test_future_dates_against_the_real_clock(site: Path):
     tomorrow = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).isoformat(timespec="seconds")
     post(site, "blog/p/index.md", f'title: "t"\ndate: {tomorrow}\n')

@@ -254,6 +254,9 @@ def test_running_new_post_twice_keeps_the_first_file(site: Path):
     (["--title", "🚀🎉✨"], "no letters or digits"),
     (["--title", "x" * 500], "500 characters"),
     (["--title", "two\nlines"], "one line"),
+    (["--title", "tab\tseparated"], "one line"),
+    (["--title", "line\u2028separator"], "one line"),
+    (["--title", "ok", "--tags", "a,b\x07"], "--tags"),
     (["--title", "Привет мир"], "--slug"),
     (["--title", "ok", "--slug", "Has Caps"], "--slug"),
     (["--title", "ok", "--slug", "../escape"], "--slug"),
@@ -299,3 +302,11 @@ def test_a_site_hugo_cannot_load_is_a_one_line_error_and_leaves_nothing_behind(s
     assert_one_line_error(new_post(site, "--title", "Fine"), 2, "hugo new content failed", "bad.md")
     assert content_snapshot(site) == before
     assert not (site / "content" / "blog" / "fine").exists()
+
+
+def test_a_title_that_is_not_utf8_is_a_one_line_error(site: Path):
+    before = content_snapshot(site)
+    proc = subprocess.run([sys.executable.encode(), b"-m", b"invoke", b"new-post", b"--title", b"caf\xe9"],
+                          cwd=site, capture_output=True, text=True, timeout=120)
+    assert_one_line_error(proc, 2, "--title")
+    assert content_snapshot(site) == before
