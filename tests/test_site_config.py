@@ -128,6 +128,7 @@ def test_section_taxonomy_archives_and_404(built_site: Path):
     assert section.css_first("article.post-entry .entry-title a").attributes["href"] == "/zh/blog/qwen2.5-max/"
     tags = parse(built_site / "tags/index.html")
     assert text(tags.css_first("h1")) == "All tags"
+    assert tags.css_first(".term-list") is None and text(tags.css_first("main p")) == "No tags yet."
     archives = parse(built_site / "zh/archives/index.html")
     year = archives.css_first(".archive-year")
     assert text(year.css_first("h2")).startswith("2025")

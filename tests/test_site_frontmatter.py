@@ -162,6 +162,9 @@ def check_tags(site: Site, a: str, b: str) -> None:
     links = [x.attributes["href"] for x in HTMLParser(term.read_text()).css(".entry-title a")]
     assert any(h.endswith(f"/blog/{a}/") for h in links)
     assert site.page(b).css_first(".post-tags") is None
+    index = HTMLParser((site.root / "tags" / "index.html").read_text())
+    terms = {" ".join(li.text().split()) for li in index.css(".term-list li")}
+    assert {"MoE Models 1 post", "Research 1 post"} <= terms
 
 
 def check_draft(site: Site, a: str, b: str) -> None:
