@@ -447,3 +447,16 @@ def test_long_lists_are_paginated(site: Site):
     assert first.css_first("nav.pagination a[rel=prev]") is None
     assert second.css_first("nav.pagination a[rel=prev]").attributes["href"] == "/"
     assert len(first.css("article.post-entry")) == 10
+
+
+def test_drafts_build_shows_the_draft_marked_and_unindexed(tmp_path: Path):
+    """`invoke build --drafts` includes a draft, marked as one and kept out of search engines."""
+    root = copy_project(tmp_path / "project", with_content=False)
+    bundle = root / "content" / "blog" / "wip"
+    bundle.mkdir(parents=True)
+    (bundle / "index.md").write_text("---\ntitle: Work in progress\ndate: 2024-01-01T00:00:00Z\ndraft: true\n---\n"
+                                     + BODY, encoding="utf-8")
+    build(BuildOptions(source=root, destination=root / "public", drafts=True))
+    page = HTMLParser((root / "public" / "blog" / "wip" / "index.html").read_text(encoding="utf-8"))
+    assert page.css_first(".post-header .draft-badge").text() == "Draft"
+    assert page.css_first('meta[name="robots"]').attributes["content"] == "noindex"
