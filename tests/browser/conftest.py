@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import struct
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,7 +20,7 @@ import pytest
 
 from scripts.browser import CHROMIUM_FLAGS, CONTENT_MEDIA_HOST, chromium_path
 from scripts.static_server import StaticServer
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_project
 
 SUB_PATH = "/qwen-blog/"  # served under a sub-path, as a GitHub project page is: catches root-relative links
 VIEWPORTS = {
@@ -64,6 +66,68 @@ def site(chromium_executable: Path):
         shutil.rmtree(work, ignore_errors=True)
 
 
+# Extra posts for what the announcement alone cannot show: a TOC that starts open and one that does not,
+# previous/next links between posts, a tag page, and a figure from the page bundle (known dimensions).
+EXTRA_POSTS = {
+    "toc-open": dict(title="A post whose contents start open", date="2025-01-10T10:00:00+08:00", toc_open=True),
+    "toc-closed": dict(title="A post whose contents start closed", date="2025-01-20T10:00:00+08:00", toc_open=False),
+}
+FIGURE_SIZE = (800, 500)
+
+
+def _png(width: int, height: int) -> bytes:
+    """A plain grey PNG, written by hand so the tests need no imaging library."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\x80\x80\x80" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+
+
+def _write_extra_posts(project: Path) -> None:
+    for slug, meta in EXTRA_POSTS.items():
+        bundle = project / "content" / "blog" / slug
+        bundle.mkdir()
+        (bundle / "chart.png").write_bytes(_png(*FIGURE_SIZE))
+        sections = "\n\n".join(
+            f"## Section {n}\n\n" + " ".join(["Words that take up room so that headings are far apart."] * 40)
+            for n in range(1, 5))
+        (bundle / "index.md").write_text(f"""---
+title: "{meta['title']}"
+date: {meta['date']}
+tags: ["Testing"]
+show_toc: true
+toc_open: {str(meta['toc_open']).lower()}
+show_post_nav_links: true
+show_bread_crumbs: true
+---
+
+An introduction before the first heading.
+
+{{{{< figure src="chart.png" alt="A grey chart" caption="A bundle image" >}}}}
+
+{sections}
+""", encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def blog_site(chromium_executable: Path):
+    """A copy of the project with EXTRA_POSTS added, built and served like `site`."""
+    from scripts.site import build_site
+
+    work = Path(tempfile.mkdtemp(prefix="browser-blog-"))
+    project = copy_project(work / "project")
+    _write_extra_posts(project)
+    server = StaticServer(work / "site", SUB_PATH)
+    try:
+        build_site(project, destination=work / "site", base_url=server.base_url)
+        with server:
+            yield Site(dir=work / "site", server=server)
+    finally:
+        server.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def browser(chromium_executable: Path):
     """One Chromium for the whole session (per xdist worker); each test gets fresh contexts."""
@@ -95,7 +159,13 @@ class Traffic:
 
 @pytest.fixture(params=sorted(VIEWPORTS))
 def viewport(request) -> str:
+    """Every page test runs at both viewports, unless pinned to one with `only_at` (where the viewport
+    cannot change the outcome, a second run would only cost time)."""
     return request.param
+
+
+def only_at(*viewports: str):
+    return pytest.mark.parametrize("viewport", viewports, indirect=True)
 
 
 @pytest.fixture
