@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit
 
 import yaml
@@ -187,9 +188,10 @@ def xml_links(text: str) -> list[str]:
     return links
 
 
-@dataclass(frozen=True)
-class Target:
-    """Where an internal link leads: a path relative to the site root, and the fragment if any."""
+class Target(NamedTuple):
+    """Where an internal link leads: a path relative to the site root, and the fragment if any.
+
+    A NamedTuple, not a dataclass: a big site sends 100,000 of them back from the worker processes."""
 
     rel: str | None  # None when the link leaves the base path
     fragment: str
@@ -241,7 +243,12 @@ class PageLinks:
     alias_of: str | None = None  # for Hugo's alias pages: the page they redirect to
 
 
-def read_page(site_dir: Path, rel: str, site: SiteURL, want_external: bool) -> PageLinks:
+MISSING = object()
+
+
+def read_page(site_dir: Path, rel: str, site: SiteURL, want_external: bool,
+              resolved: dict[str, Target | None] | None = None) -> PageLinks:
+    """Parse one page; `resolved` caches the targets of site-absolute links across pages."""
     data = (site_dir / rel).read_bytes()
     page_url = site.page_url(rel)
     if rel.endswith(".xml"):
@@ -262,7 +269,13 @@ def read_page(site_dir: Path, rel: str, site: SiteURL, want_external: bool) -> P
         if raw in seen:
             continue  # report each link once per page
         seen.add(raw)
-        target = resolve(raw, page_url, site)
+        # Site-absolute links (the navigation, stylesheets, icons) repeat on every page: resolve them once.
+        if raw[:1] == "/" and raw[:2] != "//" and resolved is not None:
+            target = resolved.get(raw, MISSING)
+            if target is MISSING:
+                target = resolved[raw] = resolve(raw, page_url, site)
+        else:
+            target = resolve(raw, page_url, site)
         if target is not None:
             internal.append((raw, target))
         elif want_external:
@@ -283,7 +296,8 @@ def read_page(site_dir: Path, rel: str, site: SiteURL, want_external: bool) -> P
 
 def _read_chunk(args: tuple[Path, list[str], SiteURL, bool]) -> list[PageLinks]:
     site_dir, rels, site, want_external = args
-    return [read_page(site_dir, rel, site, want_external) for rel in rels]
+    resolved: dict[str, Target | None] = {}
+    return [read_page(site_dir, rel, site, want_external, resolved) for rel in rels]
 
 
 def site_files(site_dir: Path) -> set[str]:
