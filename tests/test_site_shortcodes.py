@@ -282,3 +282,8 @@ def test_bad_content_fails_the_build_with_file_and_line(tmp_path: Path, name: st
     text = str(err.value)
     assert re.search(r"content/blog/bad/index\.md:7:\d+", text), text
     assert message in text
+
+
+def test_no_table_of_contents_without_headings(public):
+    other = HTMLParser((public / "blog" / "other" / "index.html").read_text(encoding="utf-8"))
+    assert other.css_first("details.toc") is None
