@@ -36,6 +36,7 @@ SAMPLE_INTERVAL = 0.01
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024
 STEP_TIMEOUT = 3600.0
+ORPHAN_GRACE = 5.0
 MEMORY_BUDGET_MB = 2048
 SCALING_SLACK = 1.1  # N×10 posts may cost at most 11× the time
 BUDGET_POSTS = 1000  # the issue's time budgets are set for N = 1,000
@@ -59,6 +60,7 @@ class Sample:
     peak_rss_mb: float
     exit_code: int
     output_tail: str = ""
+    leftover_processes: int = 0  # still running ORPHAN_GRACE s after the step ended, then killed
 
 
 @dataclass
@@ -260,17 +262,17 @@ class _TreeSampler(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peak = 0
-        self._stop = threading.Event()
+        self._done = threading.Event()
         self._me = os.getpid()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._done.is_set():
             total = sum(_rss_bytes(pid) for pid in descendants(self._me))
             self.peak = max(self.peak, total)
-            self._stop.wait(SAMPLE_INTERVAL)
+            self._done.wait(SAMPLE_INTERVAL)
 
     def stop(self) -> int:
-        self._stop.set()
+        self._done.set()
         self.join()
         return self.peak
 
@@ -295,36 +297,41 @@ def measure(argv: list[str] | tuple[str, ...], *, cwd: Path, timeout: float = ST
             time.sleep(0.005)
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
+        # Work a step left behind in the background still counts towards its memory and CPU.
+        leftover, orphans_cpu = _finish_orphans(ORPHAN_GRACE)
         tree_peak = sampler.stop()
-        orphans_usage = _reap_orphans()
-        cpu = usage.ru_utime + usage.ru_stime + orphans_usage
+        cpu = usage.ru_utime + usage.ru_stime + orphans_cpu
         peak = max(tree_peak, usage.ru_maxrss * 1024)
         output.seek(0)
         tail = output.read()[-4000:].decode("utf-8", "replace")
     return Sample(seconds=round(seconds, 4), cpu_seconds=round(cpu, 3), peak_rss_mb=round(peak / MB, 1),
-                  exit_code=proc.returncode, output_tail=tail if proc.returncode else "")
+                  exit_code=proc.returncode, output_tail=tail if proc.returncode else "",
+                  leftover_processes=leftover)
 
 
-def _reap_orphans() -> float:
-    """Descendants that outlived the step (re-parented to us) are stopped and reaped; returns their CPU time."""
-    cpu = 0.0
-    for pid in descendants(os.getpid()):
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
+def _finish_orphans(grace: float) -> tuple[int, float]:
+    """Wait up to `grace` seconds for descendants that outlived the step (re-parented to us), then kill the
+    rest; reap them all. Returns how many had to be killed and the CPU time of those reaped."""
+    cpu, deadline, killed = 0.0, time.perf_counter() + grace, 0
     while True:
         try:
             pid, _, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             break
-        if not pid:
-            if not descendants(os.getpid()):
-                break
-            time.sleep(0.01)
+        if pid:
+            cpu += usage.ru_utime + usage.ru_stime
             continue
-        cpu += usage.ru_utime + usage.ru_stime
-    return cpu
+        alive = descendants(os.getpid())
+        if time.perf_counter() > deadline and alive:
+            for p in alive:
+                try:
+                    os.kill(p, 9)
+                    killed += 1
+                except ProcessLookupError:
+                    pass
+            deadline = float("inf")
+        time.sleep(0.01)
+    return killed, cpu
 
 
 # --- the benchmark ------------------------------------------------------------------------------------------
