@@ -412,6 +412,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
                                              + "---\n" + BODY, encoding="utf-8")
             for name in case.files:
                 write_png(bundle / name, 1600, 900)
+    # A date without an offset is read in hugo.yaml's timeZone (Asia/Shanghai).
+    local = root / "content" / "blog" / "fm-local-date"
+    local.mkdir()
+    (local / "index.md").write_text("---\ntitle: Local date\ndate: 2024-06-01T23:30:00\n---\n" + BODY, encoding="utf-8")
     build(BuildOptions(source=root, destination=root / "public"))
     return Site(root / "public")
 
@@ -460,3 +464,9 @@ def test_drafts_build_shows_the_draft_marked_and_unindexed(tmp_path: Path):
     page = HTMLParser((root / "public" / "blog" / "wip" / "index.html").read_text(encoding="utf-8"))
     assert page.css_first(".post-header .draft-badge").text() == "Draft"
     assert page.css_first('meta[name="robots"]').attributes["content"] == "noindex"
+
+
+def test_dates_without_offset_are_in_the_sites_time_zone(site: Site):
+    time = site.page("fm-local-date").css_first(".post-meta time")
+    assert time.attributes["datetime"] == "2024-06-01T23:30:00+08:00"
+    assert time.text() == "June 1, 2024"
