@@ -194,6 +194,9 @@ class _Linter:
         except UnicodeDecodeError as err:
             self.add(shown, 1, ERROR, f"not UTF-8 text ({err.reason} at byte {err.start})")
             return _Page(shown, lang, group, parsed=False)
+        except OSError as err:
+            self.add(shown, 1, ERROR, f"cannot read: {err.strerror}")
+            return _Page(shown, lang, group, parsed=False)
         try:
             split = split_front_matter(text, shown)
         except FrontMatterError as err:
