@@ -237,8 +237,9 @@ def create_post(root: Path, request: PostRequest, *, now: dt.datetime | None = N
         if date_text is None and isinstance(original.get("date"), (dt.datetime, dt.date)):
             value = original["date"]
             date_text = value.isoformat() if isinstance(value, dt.datetime) else f"{value.isoformat()}T00:00:00"
-        if isinstance(original.get("weight"), int) and not isinstance(original.get("weight"), bool):
-            weight = str(original["weight"])
+        original_weight = original.get("weight", 0)  # none is 0 to Hugo: `weight: 0` says the same
+        if isinstance(original_weight, int) and not isinstance(original_weight, bool):
+            weight = str(original_weight)
     date = post_date(date_text, config, now=now)
     tags = tuple(request.tags)
 

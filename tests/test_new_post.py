@@ -224,6 +224,13 @@ def test_a_translation_of_a_single_file_page_goes_beside_it(site: Path):
     page.write_text('---\ntitle: "Notes"\ndate: 2025-01-01T00:00:00+08:00\n---\n', encoding="utf-8")
     path = created(site, new_post(site, "--title", "笔记", "--lang", "zh", "--slug", "notes"))
     assert path == site / "content" / "blog" / "notes.zh.md"
+    data = read_front_matter(path).data
+    assert data["date"] == dt.datetime(2025, 1, 1, tzinfo=SHANGHAI) and data["weight"] == 0
+
+    from scripts.lint import lint_content
+
+    report = lint_content(site / "content", now=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    assert not [f for f in report.findings if "notes" in f.path], report.render()
 
 
 # --- never overwrite --------------------------------------------------------------------------------
