@@ -238,7 +238,7 @@ def check(c, strict=False):
 
     def show(stage):
         print(f"== {stage.name}: {stage.status} ({stage.seconds:.2f}s)", flush=True)
-        if stage.report and stage.report != stage.summary:
+        if stage.report and (stage.status != "ok" or stage.report != stage.summary):
             print(stage.report, flush=True)
 
     result = run_check(ROOT, strict=strict, on_stage=show)
