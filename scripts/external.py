@@ -549,20 +549,22 @@ def check_external(
         from tqdm import tqdm
 
         bar = tqdm(total=len(to_check), unit="url", desc="check-external", leave=False)
+    pool = ThreadPoolExecutor(max_workers=config.overall, thread_name_prefix="check-external")
     try:
-        with ThreadPoolExecutor(max_workers=config.overall) as pool:
-            futures = [pool.submit(checker.check, url) for url in to_check]
-            for future in as_completed(futures):
-                result = future.result()
-                results.append(result)
-                cache.record(result, fragment_checked=fragments and "#" in result.url, now=time.time())
-                if bar is not None:
-                    bar.update(1)
+        futures = [pool.submit(checker.check, url) for url in to_check]
+        for future in as_completed(futures):
+            result = future.result()
+            results.append(result)
+            cache.record(result, fragment_checked=fragments and "#" in result.url, now=time.time())
+            if bar is not None:
+                bar.update(1)
     finally:
+        # On Ctrl-C, drop the queued URLs at once; what finished is still worth caching.
+        pool.shutdown(wait=False, cancel_futures=True)
         if bar is not None:
             bar.close()
-    if to_check:
-        cache.save(time.time())
+        if to_check:
+            cache.save(time.time())
 
     results.sort(key=lambda r: r.url)
     broken_urls = {r.url for r in results if not r.ok}

@@ -141,7 +141,8 @@ def run_linkchecker(start_url: str, workdir: Path) -> str:
 
 def _report(rows: list[CrawlRow], start_url: str, project_root: Path, pages: int) -> LinkReport:
     site = SiteURL.parse(start_url)
-    report = LinkReport(base_url=start_url, pages=pages, links=len(rows))
+    checked = sum(1 for row in rows if row.result != "filtered")  # "filtered": outside the crawl
+    report = LinkReport(base_url=start_url, pages=pages, links=checked)
     sources = content_pages(project_root) if rows else {}
     seen = set()
     for row in rows:
