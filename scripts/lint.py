@@ -12,6 +12,7 @@ import difflib
 import multiprocessing
 import os
 import re
+import threading
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -137,8 +138,12 @@ def _lint_in_parallel(paths: list[Path], content_dir: Path, config: SiteConfig, 
                       ) -> tuple[list[Finding], list[_Page]]:
     """Checking a page is pure Python and CPU-bound: big sites are split across forked workers, one per core."""
     workers = min(os.cpu_count() or 1, 4)
-    if len(paths) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    # Forking a process that runs other threads (a caller's server, say) can copy a held lock into the
+    # child: then stay serial.
+    if (len(paths) < PARALLEL_FROM or workers < 2 or threading.active_count() > 1
+            or "fork" not in multiprocessing.get_all_start_methods()):
         return _lint_files(paths, content_dir, config, now)
+    import markdown_it  # noqa: F401 - imported once here, not in every worker
     chunks = [paths[i::workers] for i in range(workers)]
     findings: list[Finding] = []
     pages: list[_Page] = []

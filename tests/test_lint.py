@@ -377,7 +377,7 @@ def test_findings_are_sorted_by_file_then_line_and_render_with_a_summary(site: P
     keys = [(m["path"], int(m["line"])) for m in map(FINDING.fullmatch, lines[:-1])]
     assert keys == sorted(keys) and keys[0][0] == "content/blog/a/index.md"
     assert [k[1] for k in keys if k[0].endswith("b/index.md")][:4] == [4, 5, 8, 11]  # 11 after 8, not after 1
-    assert lines[-1] == f"2 pages checked: 2 errors, 7 warnings in 2 files"
+    assert lines[-1] == "2 pages checked: 2 errors, 7 warnings in 2 files"
     assert not report.ok and report.errors == 2 and report.warnings == 7
 
 
