@@ -59,6 +59,7 @@ class LintReport:
     findings: list[Finding] = field(default_factory=list)
     pages: int = 0
     strict: bool = False
+    workers: int = 1  # processes that checked the pages
 
     @property
     def errors(self) -> int:
@@ -116,11 +117,11 @@ def lint_content(content_dir: Path, *, strict: bool = False, now: dt.datetime | 
     if now.tzinfo is None:
         now = now.replace(tzinfo=config.time_zone)
     paths = _content_files(content_dir)
-    findings, pages = _lint_in_parallel(paths, content_dir, config, now)
+    findings, pages, workers = _lint_in_parallel(paths, content_dir, config, now)
     findings += _check_translations(pages, config)
     if strict:
         findings = [Finding(f.path, f.line, ERROR, f.message) if f.level == WARNING else f for f in findings]
-    return LintReport(findings=sorted(findings), pages=len(pages), strict=strict)
+    return LintReport(findings=sorted(findings), pages=len(pages), strict=strict, workers=workers)
 
 
 PARALLEL_FROM = 300  # pages; below this, starting workers costs more than it saves
@@ -135,14 +136,14 @@ def _lint_files(paths: list[Path], content_dir: Path, config: SiteConfig, now: d
 
 
 def _lint_in_parallel(paths: list[Path], content_dir: Path, config: SiteConfig, now: dt.datetime
-                      ) -> tuple[list[Finding], list[_Page]]:
+                      ) -> tuple[list[Finding], list[_Page], int]:
     """Checking a page is pure Python and CPU-bound: big sites are split across forked workers, one per core."""
     workers = min(os.cpu_count() or 1, 4)
     # Forking a process that runs other threads (a caller's server, say) can copy a held lock into the
     # child: then stay serial.
     if (len(paths) < PARALLEL_FROM or workers < 2 or threading.active_count() > 1
             or "fork" not in multiprocessing.get_all_start_methods()):
-        return _lint_files(paths, content_dir, config, now)
+        return (*_lint_files(paths, content_dir, config, now), 1)
     import markdown_it  # noqa: F401 - imported once here, not in every worker
     chunks = [paths[i::workers] for i in range(workers)]
     findings: list[Finding] = []
@@ -152,7 +153,7 @@ def _lint_in_parallel(paths: list[Path], content_dir: Path, config: SiteConfig, 
                                                     [config] * workers, [now] * workers):
             findings += chunk_findings
             pages += chunk_pages
-    return findings, pages
+    return findings, pages, workers
 
 
 def _shown(path: Path, root: Path) -> str:
