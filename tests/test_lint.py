@@ -361,6 +361,15 @@ def test_shortcodes_with_unknown_or_missing_parameters(site: Path):
     ]
 
 
+def test_the_shortcode_specs_are_what_the_templates_read():
+    """One source of truth: each of our shortcodes reads exactly the parameters its spec lists."""
+    templates = sorted((ROOT / "layouts" / "_shortcodes").glob("*.html"))
+    assert {t.stem for t in templates} == set(SHORTCODES)
+    for template in templates:
+        read = set(re.findall(r'\.Get\s+"([A-Za-z_][\w-]*)"', template.read_text(encoding="utf-8")))
+        assert read == set(SHORTCODES[template.stem].params), template.name
+
+
 def test_the_shortcode_specs_match_the_brief():
     assert SHORTCODES["figure"].required == ("src",)
     assert set(SHORTCODES["figure"].params) == {"src", "alt", "caption", "title", "link", "target", "width",
