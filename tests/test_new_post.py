@@ -127,6 +127,11 @@ def test_titles_are_escaped_so_yaml_and_hugo_read_them_back_exactly(site: Path, 
     assert hugo_titles(site)[path.relative_to(site).as_posix()] == title
 
 
+def test_the_title_line_is_double_quoted_with_backslash_escapes(site: Path):
+    path = created(site, new_post(site, "--title", 'Say "hi" to C:\\ & <Qwen>'))
+    assert front_matter_lines(path)[0] == 'title: "Say \\"hi\\" to C:\\\\ & <Qwen>"'
+
+
 def test_the_post_builds_and_shows_its_title(site: Path):
     from scripts.hugo import BuildOptions, build
 
