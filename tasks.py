@@ -153,14 +153,16 @@ def publish(c, remote="origin", branch="gh-pages", cname=None, base_url=None, me
         "page": "Site path of the page to measure (default: the Chinese announcement, zh/blog/qwen2.5-max/)",
         "lighthouse": "Run Lighthouse (default on; --no-lighthouse reports only axe and page weight)",
         "strict": "Exit 1 when a budget is missed (default: report only)",
+        "lighthouse_report": "Also keep Lighthouse's full JSON report at this path (must not exist)",
     }
 )
 @user_errors
-def audit(c, page="zh/blog/qwen2.5-max/", lighthouse=True, strict=False):
+def audit(c, page="zh/blog/qwen2.5-max/", lighthouse=True, strict=False, lighthouse_report=None):
     """Report Lighthouse scores, axe violations and page weight of the post, built and served locally."""
     from scripts.audit import audit_site, report_lines
 
-    report = audit_site(ROOT, page=page, lighthouse=lighthouse)
+    report = audit_site(ROOT, page=page, lighthouse=lighthouse,
+                        lighthouse_report=Path(lighthouse_report) if lighthouse_report else None)
     print("\n".join(report_lines(report)))
     if strict and report.budget_misses():
         raise Exit(code=1)
@@ -212,7 +214,7 @@ def check_external(c, include=None, exclude=None, no_cache=False, fragments=Fals
 @task(
     help={
         "timeout": "Seconds each Python block may run before it is killed (default 10)",
-        "workers": "Warm worker processes running Python blocks (default: one per CPU core)",
+        "workers": "Warm worker processes running Python blocks (default: CPU cores + 1)",
         "verbose": "Also print what each passing Python block printed",
         "no_shellcheck": "Only `bash -n` shell blocks; skip ShellCheck",
     }

