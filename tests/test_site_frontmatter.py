@@ -470,3 +470,11 @@ def test_dates_without_offset_are_in_the_sites_time_zone(site: Site):
     time = site.page("fm-local-date").css_first(".post-meta time")
     assert time.attributes["datetime"] == "2024-06-01T23:30:00+08:00"
     assert time.text() == "June 1, 2024"
+
+
+def test_readme_documents_every_front_matter_key():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Writing posts", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip().strip("`") for line in section.splitlines() if line.startswith("| `")}
+    missing = [k for k in schema_key_paths() if k not in rows]
+    assert not missing, f"README's front-matter table lacks {missing}"
