@@ -24,6 +24,8 @@ math: true
 
 {{< figure src="small.png" width="300" height="200" >}}
 
+{{< figure src="chart.png" width="500" alt="Half size" >}}
+
 {{< button href="https://example.org/chat?a=1&b=<2>" label="Chat <now> & \"here\"" external=true >}}
 {{< button href="/blog/other/" label="Internal" >}}
 
@@ -101,7 +103,7 @@ def figures(page: HTMLParser) -> list:
 
 def test_every_figure_image_has_alt_lazy_loading_and_async_decoding(page):
     images = [f.css_first("img") for f in figures(page)]
-    assert len(images) == 3
+    assert len(images) == 4
     for img in images:
         assert "alt" in img.attributes
         assert img.attributes["loading"] == "lazy"
@@ -147,6 +149,12 @@ def test_figure_remote_image_kept_and_css_width_as_style(page):
 def test_figure_numeric_width_height_override_attributes(page):
     img = figures(page)[2].css_first("img")
     assert (img.attributes["width"], img.attributes["height"]) == ("300", "200")
+
+
+def test_figure_width_alone_keeps_the_proportions(page):
+    img = figures(page)[3].css_first("img")
+    assert (img.attributes["width"], img.attributes["height"]) == ("500", "250")
+    assert img.attributes["srcset"], "still responsive"
 
 
 # ---- button ----
