@@ -241,14 +241,20 @@ class PageLinks:
     internal: list[tuple[str, Target]]  # (link as written, where it leads)
     external: list[str]  # absolute http(s) URLs elsewhere (fragment kept), when asked for
     alias_of: str | None = None  # for Hugo's alias pages: the page they redirect to
+    checked: int = 0  # internal links on the page, including those already found fine (not in `internal`)
 
 
 MISSING = object()
 
 
 def read_page(site_dir: Path, rel: str, site: SiteURL, want_external: bool,
-              resolved: dict[str, Target | None] | None = None) -> PageLinks:
-    """Parse one page; `resolved` caches the targets of site-absolute links across pages."""
+              resolved: dict[str, Target | None] | None = None, files: set[str] | None = None) -> PageLinks:
+    """Parse one page; `resolved` caches the targets of site-absolute links across pages.
+
+    With `files` (every file of the site), links known to be fine here (an existing target, and a fragment
+    that is absent or found on this very page) are counted but left out of `internal`, so the worker
+    processes send back only what needs another page's ids or a report.
+    """
     data = (site_dir / rel).read_bytes()
     page_url = site.page_url(rel)
     if rel.endswith(".xml"):
@@ -264,7 +270,7 @@ def read_page(site_dir: Path, rel: str, site: SiteURL, want_external: bool,
                 and not tree.body.text(strip=True):
             refresh = [link for link in raw_links if link]
             alias_of = refresh[-1] if refresh else None
-    internal, external, seen = [], [], set()
+    internal, external, seen, checked = [], [], set(), 0
     for raw in raw_links:
         if raw in seen:
             continue  # report each link once per page
@@ -277,6 +283,13 @@ def read_page(site_dir: Path, rel: str, site: SiteURL, want_external: bool,
         else:
             target = resolve(raw, page_url, site)
         if target is not None:
+            checked += 1
+            if files is not None and target.rel is not None:
+                built = _target_file(target.rel, files)
+                if built is not None and (not target.fragment or not built.endswith(".html")
+                                          or target.fragment.lower() == "top"
+                                          or (built == rel and target.fragment in ids)):
+                    continue
             internal.append((raw, target))
         elif want_external:
             written = raw.strip()
@@ -291,13 +304,13 @@ def read_page(site_dir: Path, rel: str, site: SiteURL, want_external: bool,
                 continue
             if not ours:
                 external.append(absolute)
-    return PageLinks(rel, ids, internal, external, alias_of)
+    return PageLinks(rel, ids, internal, external, alias_of, checked)
 
 
-def _read_chunk(args: tuple[Path, list[str], SiteURL, bool]) -> list[PageLinks]:
-    site_dir, rels, site, want_external = args
+def _read_chunk(args: tuple[Path, list[str], SiteURL, bool, set[str] | None]) -> list[PageLinks]:
+    site_dir, rels, site, want_external, files = args
     resolved: dict[str, Target | None] = {}
-    return [read_page(site_dir, rel, site, want_external, resolved) for rel in rels]
+    return [read_page(site_dir, rel, site, want_external, resolved, files) for rel in rels]
 
 
 def site_files(site_dir: Path) -> set[str]:
@@ -317,15 +330,19 @@ def is_checked_file(rel: str) -> bool:
     return name in ("index.xml", "sitemap.xml")  # RSS feeds and sitemaps
 
 
-def read_site(site_dir: Path, site: SiteURL, files: set[str], *, want_external: bool = False) -> list[PageLinks]:
-    """Parse every page, feed and sitemap of the built site, in parallel on big sites."""
+def read_site(site_dir: Path, site: SiteURL, files: set[str], *, want_external: bool = False,
+              prefilter: bool = False) -> list[PageLinks]:
+    """Parse every page, feed and sitemap of the built site, in parallel on big sites.
+
+    With `prefilter`, links found fine within their own page are only counted (see `read_page`)."""
     rels = sorted(rel for rel in files if is_checked_file(rel))
+    known = files if prefilter else None
     if len(rels) < POOL_THRESHOLD:
-        return _read_chunk((site_dir, rels, site, want_external))
+        return _read_chunk((site_dir, rels, site, want_external, known))
     # Interleaved chunks balance big and small pages across the workers.
-    chunks = [rels[i::WORKERS * 4] for i in range(WORKERS * 4)]
+    chunks = [rels[i::WORKERS * 2] for i in range(WORKERS * 2)]
     with ProcessPoolExecutor(max_workers=WORKERS, mp_context=get_context("fork")) as pool:
-        results = pool.map(_read_chunk, [(site_dir, chunk, site, want_external) for chunk in chunks])
+        results = pool.map(_read_chunk, [(site_dir, chunk, site, want_external, known) for chunk in chunks])
         return [page for chunk in results for page in chunk]
 
 
@@ -492,14 +509,14 @@ def check_internal(site_dir: Path, *, project_root: Path, base_url: str | None =
         raise UsageError(f"no built site at {site_dir}: run `invoke build` first")
     site = SiteURL.parse(base_url) if base_url else built_base_url(site_dir, project_root)
     files = site_files(site_dir)
-    pages = read_site(site_dir, site, files)
+    pages = read_site(site_dir, site, files, prefilter=True)
     ids = {page.rel: page.ids for page in pages}
 
     problems: list[tuple[PageLinks, str, Target, str | None]] = []  # reason None: ask Hugo why it is missing
     links = 0
     for page in pages:
+        links += page.checked
         for raw, target in page.internal:
-            links += 1
             if target.rel is None:
                 problems.append((page, raw, target, f"outside the site's base path {site.path}"))
                 continue

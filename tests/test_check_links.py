@@ -145,6 +145,15 @@ def test_every_kind_of_broken_internal_link_is_reported_once_and_nothing_else(br
                        "/zh/blog/links/": "content/blog/links/index.zh.md"}
 
 
+def test_big_sites_are_read_by_two_processes_with_the_same_result(broken_site, broken_project, monkeypatch):
+    import scripts.links
+
+    alone = check_internal(broken_site, project_root=broken_project)
+    monkeypatch.setattr(scripts.links, "POOL_THRESHOLD", 0)  # what a site of 200+ files gets
+    pooled = check_internal(broken_site, project_root=broken_project)
+    assert (pooled.broken, pooled.links, pooled.pages) == (alone.broken, alone.links, alone.pages)
+
+
 def test_report_lines_are_sorted_and_end_with_a_count(broken_site, broken_project):
     report = check_internal(broken_site, project_root=broken_project)
     lines = report.render().splitlines()
