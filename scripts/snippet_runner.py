@@ -1,7 +1,8 @@
 """Compile and run Python code samples on a pool of warm worker processes (scripts/snippet_worker.py).
 
 One interpreter per block costs ~0.6 s of `import openai` alone; a worker imports the SDK once and forks a
-child per block, which isolates blocks from each other and lets a hung block be killed alone.
+child per block, which isolates blocks from each other and lets a hung block be killed alone. Each worker
+runs its own OpenAI stub (scripts/openai_stub.py) inside its loopback-only network namespace.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import IO
 from scripts.snippets import SetupCode
 
 WORKER_SCRIPT = Path(__file__).with_name("snippet_worker.py")
+STUB_SCRIPT = Path(__file__).with_name("openai_stub.py")
 DEFAULT_TIMEOUT = 10.0
 
 
@@ -59,13 +61,14 @@ def syntax_error(code: str, first_line: int, filename: str) -> PythonOutcome | N
 
 
 class _Worker:
-    def __init__(self, base_url: str, home: str) -> None:
+    def __init__(self, home: str) -> None:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": home}
         self.process = subprocess.Popen(
-            [sys.executable, "-I", str(WORKER_SCRIPT), base_url],
+            [sys.executable, "-I", str(WORKER_SCRIPT), str(STUB_SCRIPT)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=home,
         )
         self.ready = False
+        self.network = ""  # "namespace" (kernel-enforced loopback only) or "guard" (Python-level only)
         self.job: PythonJob | None = None
 
     @property
@@ -101,16 +104,16 @@ class PythonRunner:
     Workers start (and import the SDK) as soon as the context opens, while the caller does other work.
     """
 
-    def __init__(self, stub_base_url: str, *, workers: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.stub_base_url = stub_base_url
-        self.size = max(1, workers or os.cpu_count() or 1)
+    def __init__(self, *, workers: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        # One more worker than cores: while a block waits for the stub, another can use the core.
+        self.size = max(1, workers or (os.cpu_count() or 1) + 1)
         self.timeout = timeout
         self._workers: list[_Worker] = []
         self._home: tempfile.TemporaryDirectory[str] | None = None
 
     def __enter__(self) -> "PythonRunner":
         self._home = tempfile.TemporaryDirectory(prefix="snippet-runner-")
-        self._workers = [_Worker(self.stub_base_url, self._home.name) for _ in range(self.size)]
+        self._workers = [_Worker(self._home.name) for _ in range(self.size)]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -120,6 +123,12 @@ class PythonRunner:
         if self._home is not None:
             self._home.cleanup()
             self._home = None
+
+    @property
+    def network(self) -> str:
+        """How the network was closed to samples: "namespace" where every worker got one, else "guard"."""
+        kinds = {w.network for w in self._workers if w.ready}
+        return "namespace" if kinds == {"namespace"} else "guard"
 
     def run(self, jobs: list[PythonJob]) -> dict[int, PythonOutcome]:
         """Run every job, each in its own child process; outcomes by job key."""
@@ -142,6 +151,7 @@ class PythonRunner:
                     message = json.loads(line)
                     if message.get("ready"):
                         worker.ready = True
+                        worker.network = message["network"]
                         continue
                     outcomes[message["id"]] = PythonOutcome(
                         passed=message["status"] == "passed", message=message["message"], line=message["line"],
@@ -161,6 +171,6 @@ class PythonRunner:
             outcomes[worker.job.key] = PythonOutcome(passed=False, message="the snippet worker died running this block",
                                                      line=worker.job.first_line)
         assert self._home is not None
-        fresh = _Worker(self.stub_base_url, self._home.name)
+        fresh = _Worker(self._home.name)
         self._workers[self._workers.index(worker)] = fresh
         selector.register(fresh.stdout, selectors.EVENT_READ, fresh)

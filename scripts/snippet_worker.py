@@ -1,14 +1,17 @@
 """A warm worker that runs Python code samples, each in a forked child of its own.
 
-Started by scripts/snippet_runner.py as `python -I snippet_worker.py STUB_BASE_URL`; self-contained (it
-imports nothing from scripts/). It imports the `openai` SDK once and makes one round trip to the stub, so
-every later child starts with the SDK loaded. This process never runs a sample itself: for each job it
-forks a child, which
+Started by scripts/snippet_runner.py as `python -I snippet_worker.py PATH/TO/openai_stub.py`; self-contained
+(it imports nothing from scripts/). At start it moves into a network namespace of its own where only
+loopback exists (when the kernel lets it: root, or unprivileged user namespaces), so nothing a sample
+starts, not even a `curl` subprocess, can reach another host; it starts its own OpenAI stub inside that
+namespace, imports the `openai` SDK once and makes a round trip to the stub, so every later child starts
+with the SDK loaded. This process never runs a sample itself: for each job it forks a child, which
 
   - gets its own process group, an empty temporary directory as cwd, HOME and TMPDIR, and a clean
     environment (no inherited secrets; dummy API keys; OPENAI_BASE_URL pointing at the stub);
-  - refuses any network address but loopback, before a packet leaves (socket connect/sendto and name
-    lookups are guarded), and records the attempt so the report can say what happened;
+  - refuses any network address but loopback in Python, before a packet leaves (socket connect/sendto and
+    name lookups are guarded), and records the attempt so the report can say what happened — also where
+    no namespace could be made;
   - redirects every OpenAI client it builds to the stub, whatever `base_url` the sample names;
   - runs the post's setup code and the block, compiled so that line numbers are Markdown line numbers;
   - writes a one-line JSON result to a pipe, and its output to a file.
@@ -16,13 +19,15 @@ forks a child, which
 The worker kills the child's whole process group when the per-block timeout passes.
 
 Protocol: one JSON object per line. In: {"id", "filename", "code", "first_line", "setup", "timeout"}, where
-setup is null or {"code", "first_line"}. Out: first {"ready": true}, then per job {"id", "status",
-"message", "line", "output"} with status "passed" or "failed".
+setup is null or {"code", "first_line"}. Out: first {"ready": true, "network": "namespace" or "guard"},
+then per job {"id", "status", "message", "line", "output"} with status "passed" or "failed".
 """
 from __future__ import annotations
 
 import builtins
+import ctypes
 import errno
+import fcntl
 import gc
 import ipaddress
 import json
@@ -32,6 +37,8 @@ import select
 import shutil
 import signal
 import socket
+import struct
+import subprocess
 import sys
 import tempfile
 import traceback
@@ -146,6 +153,34 @@ class NetworkGuard:
         socket.getnameinfo = lookup(socket.getnameinfo, "address lookup of")
 
 
+CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def isolate_network() -> bool:
+    """Enter a new network namespace with only loopback up; False when the kernel does not allow it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0 and libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:  # `ip link set lo up`, without `ip`
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+    return True
+
+
+def start_stub(stub_script: str) -> tuple[subprocess.Popen[str], str]:
+    """This worker's own OpenAI stub (inside its namespace); it stops when its stdin closes."""
+    stub = subprocess.Popen([sys.executable, "-I", stub_script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    assert stub.stdout is not None
+    base_url = stub.stdout.readline().strip()
+    if not base_url.startswith("http://127.0.0.1:"):
+        raise RuntimeError("the OpenAI stub failed to start")
+    return stub, base_url
+
+
 def redirect_openai_clients(base_url: str) -> None:
     """Make every OpenAI client the sample builds talk to the stub, whatever base_url it names."""
     try:
@@ -188,7 +223,11 @@ def share_tls_context() -> None:
 def warm_up(base_url: str) -> None:
     """Import the SDK and exercise it once against the stub, so children inherit a loaded SDK."""
     import asyncio  # noqa: F401 - commonly used by samples; imported once here
-    import openai
+
+    try:
+        import openai
+    except ImportError:  # samples that import it will fail and say so
+        return
 
     share_tls_context()
     client = openai.OpenAI(api_key=DUMMY_API_KEY, base_url=base_url, max_retries=0)
@@ -336,28 +375,33 @@ def run_job(job: dict[str, Any], base_url: str, scratch: str, private_fds: tuple
 
 
 def main() -> None:
-    base_url = sys.argv[1]
     # Keep the protocol on private descriptors; a child's prints must never reach the runner's pipe.
     jobs_in = os.fdopen(os.dup(0), "r", encoding="utf-8")
     results_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
+    network = "namespace" if isolate_network() else "guard"
+    stub, base_url = start_stub(sys.argv[1])
+    assert stub.stdin is not None and stub.stdout is not None
+    private_fds = (jobs_in.fileno(), results_out.fileno(), stub.stdin.fileno(), stub.stdout.fileno())
     warm_up(base_url)
     # Per-block directories are made and removed thousands of times: on tmpfs when there is one.
     shm = "/dev/shm"
     scratch = tempfile.mkdtemp(prefix="snippet-worker-", dir=shm if os.access(shm, os.W_OK) else None)
     gc.collect()
     gc.freeze()  # children then share the warm heap instead of copying it on the next collection
-    results_out.write(json.dumps({"ready": True}) + "\n")
+    results_out.write(json.dumps({"ready": True, "network": network}) + "\n")
     results_out.flush()
     try:
         for raw_job in jobs_in:
-            result = run_job(json.loads(raw_job), base_url, scratch, (jobs_in.fileno(), results_out.fileno()))
+            result = run_job(json.loads(raw_job), base_url, scratch, private_fds)
             results_out.write(json.dumps(result) + "\n")
             results_out.flush()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        stub.stdin.close()
+        stub.wait(timeout=10)
 
 
 if __name__ == "__main__":

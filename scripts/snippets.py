@@ -134,12 +134,18 @@ def _setup_code(body: str, comment_line: int) -> SetupCode:
     return SetupCode(code=code, first_line=comment_line)
 
 
+def block_parser() -> MarkdownIt:
+    """A CommonMark parser that stops at block structure: fences and HTML blocks are all we read, and
+    skipping inline parsing (emphasis, links, …) makes it about five times faster."""
+    return MarkdownIt("commonmark").disable("inline")
+
+
 def extract_snippets(path: Path, text: str | None = None, *, parser: MarkdownIt | None = None) -> PostSnippets:
     """The code blocks, setup block and marker problems of one Markdown file."""
     if text is None:
         text = path.read_text(encoding="utf-8")
     post = PostSnippets(path=path)
-    tokens = (parser or MarkdownIt("commonmark")).parse(blank_front_matter(text))
+    tokens = (parser or block_parser()).parse(blank_front_matter(text))
     pending: tuple[str, int] | None = None  # a skip/no-run marker waiting for its block, and its line
     for token in tokens:
         line = token.map[0] + 1 if token.map else 0
@@ -221,6 +227,7 @@ class SnippetReport:
     results: list[SnippetResult] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     files: int = 0
+    network: str = ""  # how Python blocks were kept off the network: "namespace", "guard", "" (none ran)
 
     @property
     def failures(self) -> list[SnippetResult]:
@@ -281,6 +288,9 @@ class SnippetReport:
         problems = len(self.failures) + len(self.findings)
         verdict = "all pass" if self.ok else f"{problems} problem{'s' if problems != 1 else ''}"
         out.append(f"{checked} blocks checked in {self.files} Markdown files: {verdict}")
+        if self.network == "guard":
+            out.append("note: no network namespace was available (needs root or user namespaces), so only "
+                       "Python's own sockets were kept to loopback; programs a block starts were not")
         return "\n".join(out)
 
 
@@ -314,7 +324,6 @@ def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | No
     against a local OpenAI-compatible stub; shell blocks go through `bash -n` and ShellCheck; JSON, YAML,
     TOML and BibTeX are parsed; anything else is counted as unchecked.
     """
-    from scripts.openai_stub import OpenAIStub
     from scripts.snippet_runner import DEFAULT_TIMEOUT, PythonJob, PythonRunner, syntax_error
 
     if not content_dir.is_dir():
@@ -323,9 +332,9 @@ def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | No
     if timeout <= 0:
         raise UsageError(f"--timeout must be a positive number of seconds, not {timeout:g}")
     report = SnippetReport(project_root=project_root)
-    with OpenAIStub() as stub, PythonRunner(stub.base_url, workers=workers, timeout=timeout) as runner:
+    with PythonRunner(workers=workers, timeout=timeout) as runner:
         # The workers import the SDK while the posts are parsed.
-        parser = MarkdownIt("commonmark")
+        parser = block_parser()
         posts = [extract_snippets(path, parser=parser) for path in markdown_files(content_dir)]
         report.files = len(posts)
         for post in posts:
@@ -366,6 +375,7 @@ def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | No
             static = pool.submit(_static_outcomes, [snippets[i] for i in static_indexes], shellcheck)
             python_outcomes = runner.run(jobs)
             static_outcomes = static.result()
+        report.network = runner.network if jobs else ""
     for i, outcome in zip(static_indexes, static_outcomes):
         s = snippets[i]
         results[i] = SnippetResult(s.path, s.language, s.first_line, "passed" if outcome.passed else "failed",

@@ -146,6 +146,25 @@ this nested block is text of the outer one
 }
 
 
+def namespaces_available() -> bool:
+    """Whether a worker can enter a loopback-only network namespace here (root or user namespaces)."""
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import snippet_worker; "
+             "print(snippet_worker.isolate_network())")
+    run = subprocess.run([sys.executable, "-c", probe, str(ROOT / "scripts")], capture_output=True, text=True)
+    return run.stdout.strip() == "True"
+
+
+NAMESPACES = namespaces_available()
+if NAMESPACES:
+    # Only with a namespace: without one, this unguarded child interpreter would really send a packet.
+    POSTS["escape"] = post("Escape", fence("python", """
+import subprocess, sys
+probe = "import socket; socket.create_connection(('10.255.255.1', 80), timeout=3)"
+run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+print(run.stderr.strip().splitlines()[-1])
+"""))
+
+
 def line_of(name: str, needle: str, occurrence: int = 1) -> int:
     """The 1-based line of the `occurrence`-th line containing `needle` in post `name`."""
     hits = [i for i, line in enumerate(POSTS[name].split("\n"), start=1) if needle in line]
@@ -233,6 +252,15 @@ def test_non_loopback_connections_are_refused_before_leaving_the_machine(checked
     assert swallowed.status == "failed"  # catching the error does not hide the attempt
     assert "connect to 8.8.8.8:53" in swallowed.message
     assert swallowed.line == line_of("network", "8.8.8.8")
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="no network namespaces here (needs root or user namespaces)")
+def test_programs_a_block_starts_cannot_reach_the_network_either(checked):
+    report = checked[0]
+    assert report.network == "namespace"
+    result = only(report, "escape")
+    assert result.status == "passed", result.message
+    assert result.output.strip() == "OSError: [Errno 101] Network is unreachable"
 
 
 def test_loopback_stays_reachable(checked):
