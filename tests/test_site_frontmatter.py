@@ -431,6 +431,14 @@ def test_front_matter_key_has_effect(site: Site, key_path: str):
     case.check(site, slug_of(key_path, "a"), slug_of(key_path, "b"))
 
 
+@pytest.mark.parametrize("key_path", sorted(CASES))
+def test_each_check_tells_the_two_values_apart(site: Site, key_path: str):
+    """A check that also passed with a and b swapped could not catch a key without effect."""
+    # A missing element surfaces as None.attribute / missing key errors rather than an assert.
+    with pytest.raises((AssertionError, AttributeError, KeyError, TypeError)):
+        CASES[key_path].check(site, slug_of(key_path, "b"), slug_of(key_path, "a"))
+
+
 def test_site_defaults_apply_without_front_matter(site: Site):
     """A post that sets none of the switches gets hugo.yaml's params defaults."""
     page = site.page(slug_of("aliases", "b"))  # sets nothing but title and date
