@@ -21,8 +21,11 @@ AXE_HINT = "axe-core not found: run `npm ci` in the project root (package-lock.j
 
 
 def chromium_path() -> Path | None:
-    """$CHROMIUM, else Debian's /usr/bin/chromium, else `chromium` on PATH; None when there is none."""
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+    """$CHROMIUM when set (and nothing else then), else Debian's /usr/bin/chromium, else `chromium` on
+    PATH; None when there is none."""
+    override = os.environ.get("CHROMIUM")
+    candidates = [override] if override else ["/usr/bin/chromium", shutil.which("chromium")]
+    for candidate in candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return Path(candidate)
     return None
