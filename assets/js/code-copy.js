@@ -24,11 +24,17 @@
     var code = button.closest(".code-block").querySelector("pre code");
     if (!code) { return; }
     var label = button.textContent;
+    var name = button.getAttribute("aria-label");
     button.hidden = false;
     button.addEventListener("click", function () {
       copyText(code.textContent.replace(/\n$/, "")).then(function () {
+        // The aria-label would otherwise keep saying "Copy" to a screen reader: swap it too.
         button.textContent = button.dataset.copied;
-        setTimeout(function () { button.textContent = label; }, 2000);
+        button.setAttribute("aria-label", button.dataset.copied);
+        setTimeout(function () {
+          button.textContent = label;
+          if (name) { button.setAttribute("aria-label", name); }
+        }, 2000);
       });
     });
   });

@@ -43,6 +43,7 @@ def test_copy_button_puts_the_code_on_the_clipboard_and_says_so(site, new_contex
     before = button.inner_text()
     button.click()
     expect(button).to_have_text(ui_string(lang, "copied"))
+    expect(button).to_have_accessible_name(ui_string(lang, "copied"))  # said to screen readers too
     assert page.evaluate("navigator.clipboard.readText()") == first_code_block(SOURCE[lang])
     assert before != ui_string(lang, "copied")
 
