@@ -10,7 +10,7 @@ import gzip
 import json
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -71,7 +71,6 @@ class AuditReport:
     render_blocking_scripts: tuple[str, ...]  # classic <script src> in <head> without async/defer
     axe: dict[str, list[AxeViolation]]  # page URL -> violations
     lighthouse: LighthouseResult | None  # None when skipped
-    notes: list[str] = field(default_factory=list)
 
     @property
     def gzipped_total(self) -> int:
