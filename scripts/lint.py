@@ -350,7 +350,8 @@ class _Linter:
 
 # Lines that open a container or an HTML block (list item, block quote, `<…`) or indent with a tab: only
 # markdown-it knows what a fence means after them.
-_NOT_FLAT = re.compile(r"^(?: {0,3}(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)| {0,3}[<>]| *\t)", re.M)
+# (Matched against "\n" + body + "\n": a literal first character lets the regex engine skip ahead.)
+_NOT_FLAT = re.compile(r"\n(?: {0,3}(?:[-+*]|\d{1,9}[.)])[ \t\n]| {0,3}[<>]| *\t)")
 _FENCE_MARKER = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
 _LINE_BREAKS = re.compile(r"\r\n?")  # as markdown-it's normalize: \r\n and \r end lines too
 
@@ -365,7 +366,7 @@ def flat_bare_fences(body: str) -> list[int] | None:
     faster than a markdown-it parse; tests/test_lint.py checks the two agree.
     """
     body = _LINE_BREAKS.sub("\n", body)
-    if _NOT_FLAT.search(body):
+    if _NOT_FLAT.search(f"\n{body}\n"):
         return None
     bare: list[int] = []
     open_marker = ""
