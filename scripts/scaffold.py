@@ -33,7 +33,7 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebe
 
 @dataclass(frozen=True)
 class PostRequest:
-    title: str
+    title: str | None  # None (not given) is a UsageError, like an empty title
     slug: str | None = None
     lang: str | None = None  # None: the site's default language
     section: str = "blog"
@@ -183,7 +183,8 @@ def _check_writable(folder: Path, root: Path, target: Path) -> list[Path]:
         missing.append(probe)
         probe = probe.parent
     if not probe.is_dir():
-        raise UserError(f"cannot create {_show(target, root)}: {_show(probe, root)} is a file, not a folder")
+        what = "a file, not a folder" if probe.is_file() else "not a folder (a broken link?)"
+        raise UserError(f"cannot create {_show(target, root)}: {_show(probe, root)} is {what}")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise UserError(f"cannot create {_show(target, root)}: folder {_show(probe, root)} is not writable")
     return missing
