@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import struct
 import subprocess
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -25,6 +27,10 @@ POST_PAGE = "zh/blog/qwen2.5-max/"  # the page the budgets are about: the origin
 # Pages axe checks: home, post (both languages), list, tags and 404.
 AXE_PAGES = ("", "zh/", "blog/qwen2.5-max/", "zh/blog/qwen2.5-max/", "blog/", "zh/blog/", "tags/", "404.html")
 WEIGHT_BUDGET = 20 * 1024  # first-party HTML + CSS + JS, gzipped
+CLS_BUDGET = 0.0  # figures reserve their space: loading them moves nothing
+# Offline, the content's remote images are replaced by stand-ins of this (banner-like) size, so that the
+# layout shift they would cause online can be measured; their real sizes cannot be known here.
+STAND_IN_SIZE = (1600, 900)
 LIGHTHOUSE_CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 LIGHTHOUSE_BUDGETS = {"performance": 95, "accessibility": 100, "best-practices": 95, "seo": 100}
 # Why offline figures differ from what readers get: printed with the scores whenever it applies.
@@ -34,7 +40,8 @@ OFFLINE_NOTE = (
     "- performance is measured without them: online the banner image is likely the LCP element and",
     "  the video adds bytes, so the real score can be lower;",
     "- unsized-images: the remote figures give only width=\"100%\", no intrinsic size, so when they load",
-    "  online the text below them moves (layout shift); offline nothing loads, so CLS reads 0.",
+    "  online the text below them moves; offline nothing loads, so Lighthouse's CLS reads 0 (the layout",
+    "  shift above is measured with stand-in images instead).",
 )
 LIGHTHOUSE_HINT = "Lighthouse not found: run `npm ci` in the project root (package-lock.json pins lighthouse 12.2.3)"
 
@@ -70,6 +77,8 @@ class AuditReport:
     weight: tuple[FileWeight, ...]
     render_blocking_scripts: tuple[str, ...]  # classic <script src> in <head> without async/defer
     axe: dict[str, list[AxeViolation]]  # page URL -> violations
+    figure_layout_shift: float  # CLS while the page's images load (remote ones as same-size stand-ins)
+    unsized_images: tuple[str, ...]  # <img> src without width and height attributes
     lighthouse: LighthouseResult | None  # None when skipped
 
     @property
@@ -85,6 +94,9 @@ class AuditReport:
         for url, violations in self.axe.items():
             if violations:
                 misses.append(f"axe: {len(violations)} violation(s) on {url}")
+        if self.figure_layout_shift > CLS_BUDGET:
+            misses.append(f"figures shift the layout as they load: CLS {self.figure_layout_shift:.3f} "
+                          f"({len(self.unsized_images)} image(s) without width/height)")
         if self.lighthouse is not None:
             for category, minimum in LIGHTHOUSE_BUDGETS.items():
                 score = self.lighthouse.scores.get(category)
@@ -118,9 +130,10 @@ def audit_site(root: Path, *, page: str = POST_PAGE, lighthouse: bool = True,
                 raise UsageError(f"{page}: no such page in the built site")
             page_url = server.url(page)
             weight, blocking = page_weight(site_dir, server.base_url, page)
-            axe = _axe_pages(chromium, server, site_dir)
+            axe, cls, unsized = _browser_checks(chromium, server, site_dir, page_url)
             lh = _lighthouse(lighthouse_cli, chromium, page_url, Path(work), lighthouse_report) if lighthouse else None
-    return AuditReport(page_url=page_url, weight=weight, render_blocking_scripts=blocking, axe=axe, lighthouse=lh)
+    return AuditReport(page_url=page_url, weight=weight, render_blocking_scripts=blocking, axe=axe,
+                       figure_layout_shift=cls, unsized_images=unsized, lighthouse=lh)
 
 
 def page_weight(site_dir: Path, base_url: str, page: str) -> tuple[tuple[FileWeight, ...], tuple[str, ...]]:
@@ -175,17 +188,38 @@ def _first_party_file(site_dir: Path, base_url: str, url: str) -> Path | None:
     return _site_file(site_dir, urlsplit(url[len(base_url):]).path)
 
 
-def _axe_pages(chromium: Path, server: StaticServer, site_dir: Path) -> dict[str, list[AxeViolation]]:
+def solid_png(width: int, height: int) -> bytes:
+    """A plain grey PNG of the given size, made without an imaging library."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\x80\x80\x80" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+
+
+# Sums layout-shift entries not caused by input, from the start of the page (Chromium's CLS source).
+_CLS_OBSERVER = """window.__layoutShift = 0;
+new PerformanceObserver(list => { for (const e of list.getEntries()) if (!e.hadRecentInput) window.__layoutShift += e.value; })
+  .observe({type: "layout-shift", buffered: true});"""
+
+
+def _browser_checks(chromium: Path, server: StaticServer, site_dir: Path,
+                    page_url: str) -> tuple[dict[str, list[AxeViolation]], float, tuple[str, ...]]:
+    """axe on AXE_PAGES; then the audited page's layout shift while its images arrive, at a phone's size."""
     from playwright.sync_api import sync_playwright
+
+    def offline(route):  # no network here: fail remote requests at once rather than wait on DNS
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            route.abort()
 
     results: dict[str, list[AxeViolation]] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(chromium), headless=True, args=list(CHROMIUM_FLAGS))
         try:
             context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-            # There is no network: fail remote requests at once rather than waiting on DNS.
-            context.route("**/*", lambda route: route.continue_()
-                          if urlsplit(route.request.url).hostname == "127.0.0.1" else route.abort())
+            context.route("**/*", offline)
             for path in AXE_PAGES:
                 if _site_file(site_dir, path) is None:
                     continue
@@ -193,9 +227,58 @@ def _axe_pages(chromium: Path, server: StaticServer, site_dir: Path) -> dict[str
                 tab.goto(server.url(path), wait_until="load")
                 results[server.url(path)] = axe_violations(tab)
                 tab.close()
+            context.close()
+            shift, unsized = _figure_layout_shift(browser, page_url)
         finally:
             browser.close()
-    return results
+    return results, shift, unsized
+
+
+def _figure_layout_shift(browser, page_url: str) -> tuple[float, tuple[str, ...]]:
+    """CLS while the page's images arrive after its text has been shown, as on a slow connection: the
+    content's remote images are held back, then answered with same-size stand-ins (STAND_IN_SIZE) a
+    moment after each scroll step. An image with width and height attributes keeps its room and moves
+    nothing; one without them pushes the text below it down when it arrives."""
+    stand_in = solid_png(*STAND_IN_SIZE)
+    held = []
+
+    def route(route):
+        url = urlsplit(route.request.url)
+        if url.hostname == "127.0.0.1":
+            route.continue_()
+        elif url.hostname == CONTENT_MEDIA_HOST and route.request.resource_type == "image":
+            held.append(route)  # answered below, after the page has painted
+        else:
+            route.abort()
+
+    def release():
+        while held:
+            held.pop().fulfill(status=200, content_type="image/png", body=stand_in)
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        context.route("**/*", route)
+        tab = context.new_page()
+        tab.add_init_script(_CLS_OBSERVER)
+        tab.goto(page_url, wait_until="domcontentloaded")
+        # Hold every image until the text has been painted: that is when a late image can move it.
+        tab.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0")
+        tab.evaluate("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        for _ in range(100):  # a screen at a time, so lazy images are asked for in turn
+            tab.wait_for_timeout(300)
+            release()
+            tab.wait_for_timeout(200)
+            if tab.evaluate("scrollY + innerHeight >= document.documentElement.scrollHeight - 2"):
+                break
+            tab.mouse.wheel(0, 700)
+        release()
+        tab.wait_for_function("[...document.images].every(i => i.complete)", timeout=10_000)
+        shift = tab.evaluate("window.__layoutShift")
+        unsized = tuple(tab.evaluate("[...document.images].filter(i => !i.getAttribute('width') "
+                                     "|| !i.getAttribute('height')).map(i => i.getAttribute('src'))"))
+    finally:
+        context.close()
+    return round(shift, 4), unsized
 
 
 def _lighthouse(cli: Path, chromium: Path, url: str, work: Path, keep: Path | None) -> LighthouseResult:
@@ -237,6 +320,9 @@ def report_lines(report: AuditReport) -> list[str]:
         lines.append(f"  {f.kind:4} {f.gzipped:7,d} B gz {f.size:8,d} B raw  {f.path}")
     lines.append(f"  total {report.gzipped_total:,d} B gzipped (budget {WEIGHT_BUDGET:,d} B)")
     lines.append(f"render-blocking scripts: {', '.join(report.render_blocking_scripts) or 'none'}")
+    lines.append(f"layout shift as images arrive after the text (remote ones as {STAND_IN_SIZE[0]}x{STAND_IN_SIZE[1]} "
+                 f"stand-ins): CLS {report.figure_layout_shift:.3f} (budget {CLS_BUDGET:g})")
+    lines.extend(f"  no width/height: {src}" for src in report.unsized_images)
     lines.append("")
     lines.append("axe-core:")
     for url, violations in report.axe.items():
