@@ -31,5 +31,5 @@ def test_missing_chromium_skips_locally_with_the_install_command():
 def test_missing_chromium_fails_in_ci():
     proc = run_without_chromium(ci=True)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "in CI a missing browser is a failure" in proc.stdout
+    assert "in CI a missing browser or tool is a failure" in proc.stdout
     assert "skipped" not in proc.stdout

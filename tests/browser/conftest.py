@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from scripts.browser import CHROMIUM_FLAGS, CONTENT_MEDIA_HOST, chromium_path
+from scripts.browser import AXE_HINT, AXE_SCRIPT, CHROMIUM_FLAGS, CONTENT_MEDIA_HOST, chromium_path
 from scripts.static_server import StaticServer
 from tests.conftest import ROOT, copy_project
 
@@ -43,11 +43,23 @@ class Site:
 def chromium_executable() -> Path:
     found = chromium_path()
     if found is None:
-        message = "Chromium not found: browser tests need Debian's Chromium (`apt-get install chromium`)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; in CI a missing browser is a failure", pytrace=False)
-        pytest.skip(message)
+        _missing("Chromium not found: browser tests need Debian's Chromium (`apt-get install chromium`)")
     return found
+
+
+def _missing(message: str) -> None:
+    """Skip locally; in CI (CI=true) what the browser tests need must be there, so fail instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + "; in CI a missing browser or tool is a failure", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core from node_modules (`npm ci`), which the accessibility tests inject into pages."""
+    if not AXE_SCRIPT.is_file():
+        _missing(AXE_HINT)
+    return AXE_SCRIPT
 
 
 @pytest.fixture(scope="session")

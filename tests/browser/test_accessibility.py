@@ -22,7 +22,7 @@ LANG_OF = {"": "en", "zh/": "zh-CN", "blog/qwen2.5-max/": "en", "zh/blog/qwen2.5
 @pytest.mark.parametrize("path", AXE_PAGES.values(), ids=AXE_PAGES.keys())
 # Both viewports and both colour schemes, in two runs rather than four.
 @pytest.mark.parametrize("viewport,scheme", [("phone", "light"), ("desktop", "dark")], indirect=["viewport"])
-def test_axe_finds_no_violation(blog_site, new_context, path, scheme):
+def test_axe_finds_no_violation(blog_site, new_context, axe_script, path, scheme):
     """blog_site is the real project plus posts with tags, so the tag page exists too."""
     page = new_context(color_scheme=scheme).new_page()
     response = page.goto(blog_site.url(path))
