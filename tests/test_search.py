@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+from xml.etree import ElementTree
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,17 @@ def test_missing_pagefind_is_a_one_line_usage_error(monkeypatch: pytest.MonkeyPa
 def test_indexing_a_missing_site_is_a_usage_error(tmp_path: Path):
     with pytest.raises(UsageError, match="invoke build"):
         index_site(tmp_path / "site")
+
+
+def test_search_page_is_in_the_header_menu_but_not_in_feeds_or_the_index(built_site: Path):
+    from tests.conftest import parse
+
+    for home, search_path in (("index.html", "/search/"), ("zh/index.html", "/zh/search/")):
+        menu = [a.attributes.get("href") for a in parse(built_site / home).css("header nav a")]
+        assert search_path in menu, f"{home}: no link to {search_path} in {menu}"
+        assert (built_site / search_path.strip("/") / "index.html").is_file()
+    for feed in ("index.xml", "zh/index.xml"):
+        links = [item.findtext("link") for item in ElementTree.parse(built_site / feed).iter("item")]
+        assert links and not any(link.endswith("/search/") for link in links), f"{feed}: {links}"
+    pages = indexed_pages(built_site / "pagefind")
+    assert "/search/" not in pages["en"] and "/zh/search/" not in pages["zh-cn"]
