@@ -90,8 +90,8 @@ def _is_ip(host: Any) -> bool:
 class NetworkGuard:
     """Patches the socket module in a child so only loopback is reachable; remembers each refusal."""
 
-    def __init__(self, filename: str) -> None:
-        self.filename = filename
+    def __init__(self) -> None:
+        self.filename = ""  # the running block's file, whose frames give a refusal its line
         self.refusals: list[tuple[str, int | None]] = []
 
     def _refuse(self, what: str) -> NetworkRefused:
@@ -262,12 +262,15 @@ def _error_line(tb: Any, filename: str) -> int | None:
     return line
 
 
-def run_in_child(job: dict[str, Any], base_url: str, workdir: str, output_path: str) -> dict[str, Any]:
-    """Run one job's setup and block; everything here happens in the forked child."""
+def run_in_child(job: dict[str, Any], guard: NetworkGuard, workdir: str, output_path: str) -> dict[str, Any]:
+    """Run one job's setup and block; everything here happens in the forked child.
+
+    The worker has already installed the network guard and the OpenAI redirect, and set the environment:
+    done once there, they cost a child nothing (each change here copies pages the child shares).
+    """
     os.setpgid(0, 0)
     os.chdir(workdir)
-    os.environ.clear()
-    os.environ.update(child_environment(workdir, base_url))
+    os.environ["HOME"] = os.environ["TMPDIR"] = workdir
     tempfile.tempdir = workdir
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
     out = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -277,15 +280,7 @@ def run_in_child(job: dict[str, Any], base_url: str, workdir: str, output_path: 
     os.dup2(out, 2)
     sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)
-    filename = job["filename"]
-    guard = NetworkGuard(filename)
-    guard.install()
-    redirect_openai_clients(base_url)
-
-    def time_is_up(signum: int, frame: Any) -> None:
-        raise SnippetTimeout
-
-    signal.signal(signal.SIGALRM, time_is_up)
+    filename = guard.filename = job["filename"]
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     status, message, line, part = "passed", "", None, "block"
     signal.setitimer(signal.ITIMER_REAL, job["timeout"])
@@ -325,7 +320,11 @@ def run_in_child(job: dict[str, Any], base_url: str, workdir: str, output_path: 
     return {"status": status, "message": message[:2000], "line": line}
 
 
-def run_job(job: dict[str, Any], base_url: str, scratch: str, private_fds: tuple[int, ...]) -> dict[str, Any]:
+def _time_is_up(signum: int, frame: Any) -> None:
+    raise SnippetTimeout
+
+
+def run_job(job: dict[str, Any], guard: NetworkGuard, scratch: str, private_fds: tuple[int, ...]) -> dict[str, Any]:
     """Fork a child for one job, wait for it within the timeout, and collect its result and output."""
     workdir = tempfile.mkdtemp(prefix="block-", dir=scratch)
     output_path = os.path.join(scratch, "output.txt")
@@ -337,7 +336,7 @@ def run_job(job: dict[str, Any], base_url: str, scratch: str, private_fds: tuple
             os.close(read_end)
             for fd in private_fds:  # the sample must not be able to talk to the runner
                 os.close(fd)
-            result = run_in_child(job, base_url, workdir, output_path)
+            result = run_in_child(job, guard, workdir, output_path)
             os.write(write_end, json.dumps(result).encode())
         except BaseException:  # noqa: BLE001 - report and leave; the parent notices the missing result
             code = 70
@@ -385,6 +384,14 @@ def main() -> None:
     stub, base_url = start_stub(sys.argv[1])
     assert stub.stdin is not None and stub.stdout is not None
     private_fds = (jobs_in.fileno(), results_out.fileno(), stub.stdin.fileno(), stub.stdout.fileno())
+    # Everything every child needs, set up once here: the worker itself then only ever talks to its stub.
+    environment = child_environment(tempfile.gettempdir(), base_url)  # HOME and TMPDIR are set per block
+    os.environ.clear()
+    os.environ.update(environment)
+    guard = NetworkGuard()
+    guard.install()
+    redirect_openai_clients(base_url)
+    signal.signal(signal.SIGALRM, _time_is_up)
     warm_up(base_url)
     # Per-block directories are made and removed thousands of times: on tmpfs when there is one.
     shm = "/dev/shm"
@@ -395,7 +402,7 @@ def main() -> None:
     results_out.flush()
     try:
         for raw_job in jobs_in:
-            result = run_job(json.loads(raw_job), base_url, scratch, private_fds)
+            result = run_job(json.loads(raw_job), guard, scratch, private_fds)
             results_out.write(json.dumps(result) + "\n")
             results_out.flush()
     finally:
