@@ -431,7 +431,8 @@ def _render_page(number: int, spec: _Spec, specs: list[_Spec], lang: str, rng: r
     parts.append(("If you find our work helpful, please cite it." if lang == "en"
                   else "如果您觉得我们的工作对您有帮助，欢迎引用。") + "\n")
     key = spec.slug.replace("-", "")[:24]
-    parts.append(f"```\n@article{{{key},\n  title={{{spec.model} technical report}},\n  author={{Qwen Team}},\n"
+    fence = "```bibtex" if number % 2 else "```"  # the announcement leaves its citation unlabelled
+    parts.append(f"{fence}\n@article{{{key},\n  title={{{spec.model} technical report}},\n  author={{Qwen Team}},\n"
                  f"  journal={{arXiv preprint arXiv:24{number % 12 + 1:02d}.{10000 + number % 90000:05d}}},\n"
                  f"  year={{{spec.date.year}}}\n}}\n```\n")
     return "\n".join(parts), tuple(links), 1, 1
