@@ -269,3 +269,25 @@ def test_sub_path_base_url_keeps_every_link_under_it(tmp_path: Path):
     assert checked > 50
     canonical = parse(site / EN_POST).css_first('link[rel="canonical"]').attributes["href"]
     assert canonical == "https://example.github.io/qwen-sub/blog/qwen2.5-max/"
+
+
+def test_feeds_carry_the_newest_twenty_posts(tmp_path: Path):
+    import xml.etree.ElementTree as ET
+
+    from scripts.site import build_site
+
+    project = copy_project(tmp_path / "project")
+    for day in range(1, 23):
+        bundle = project / "content" / "blog" / f"note-{day:02d}"
+        bundle.mkdir()
+        (bundle / "index.md").write_text(f'---\ntitle: "Note {day}"\ndate: 2024-03-{day:02d}T10:00:00+08:00\n'
+                                         f'tags: ["Notes"]\n---\nNote number {day}.\n', encoding="utf-8")
+    site = build_site(project, destination=tmp_path / "site", search=False).destination
+    newest_first = [f"Note {day}" for day in range(22, 0, -1)]
+    announcement = "Qwen2.5-Max: Exploring the Intelligence of Large-scale MoE Model"
+    # A feed is its list's first 20 in the list's own order: pinned (weighted) posts first, then newest.
+    for feed, expected in (("index.xml", [announcement] + newest_first[:19]),
+                           ("blog/index.xml", [announcement] + newest_first[:19]),
+                           ("tags/notes/index.xml", newest_first[:20])):
+        titles = [item.findtext("title") for item in ET.parse(site / feed).getroot().iter("item")]
+        assert titles == expected, feed
