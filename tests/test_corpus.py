@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -149,3 +150,18 @@ def test_bench_measures_the_peak_memory_of_the_whole_process_tree():
     peak_mb, exit_code = float(out[0]), int(out[1])
     assert exit_code == 0
     assert peak_mb >= 150
+
+
+def test_a_step_past_its_timeout_is_stopped_with_its_children_and_reported_as_a_lower_bound():
+    code = ("import sys; from pathlib import Path; from scripts.bench import become_subreaper, measure; "
+            "become_subreaper(); "
+            "s = measure([sys.executable, '-c', sys.argv[1]], cwd=Path('.'), timeout=1.0); "
+            "print(s.timed_out, s.seconds, s.leftover_processes)")
+    sleeper = "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)"
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code, sleeper], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[0] == "True"
+    assert 1.0 <= float(out[1]) < 5
+    assert out[2] == "0"  # the grandchild was stopped with it, not left to the orphan sweep
+    assert time.monotonic() - started < 10
