@@ -143,6 +143,34 @@ this nested block is text of the outer one
 ```
 ````
 """),
+    "highlight": post("Highlight", """Hugo's highlight shortcode holds code too; its text is not Markdown:
+
+{{< highlight python "linenos=table,hl_lines=2" >}}
+def greet():
+
+    # a comment, not a heading; the indented lines are not a code block
+    return "hello from a shortcode"
+
+print(greet())
+{{< /highlight >}}
+
+<!-- snippet: skip -->
+{{< highlight python >}}
+this is skipped
+{{< /highlight >}}
+
+{{% highlight json %}}
+{"model": "qwen-max",, "stream": true}
+{{% /highlight %}}
+
+Escaped, as on a page that shows how to use it: {{</* highlight python */>}}not code{{</* /highlight */>}}
+
+    an indented block: counted, never run
+
+<!-- snippet: skip -->
+
+    skipped too
+"""),
 }
 
 
@@ -317,6 +345,53 @@ def test_blocks_in_shortcodes_lists_and_nested_fences_keep_their_lines(checked):
     assert (nested.language, nested.status) == ("markdown", "unchecked")
 
 
+def test_highlight_shortcodes_are_checked_by_language_and_indented_blocks_only_counted(checked):
+    python, skipped, json_block, indented, indented_skipped = results_of(checked[0], "highlight")
+    assert (python.language, python.status, python.output) == ("python", "passed", "hello from a shortcode\n")
+    assert python.first_line == line_of("highlight", "def greet():")
+    assert (skipped.language, skipped.status) == ("python", "skipped")
+    assert (json_block.language, json_block.status) == ("json", "failed")
+    assert json_block.line == line_of("highlight", '"qwen-max",,')
+    assert (indented.language, indented.status) == ("(indented)", "unchecked")
+    assert indented.first_line == line_of("highlight", "an indented block")
+    assert (indented_skipped.language, indented_skipped.status) == ("(indented)", "skipped")
+    assert not [f for f in checked[0].findings if f.path.parent.name == "highlight"]
+
+
+FENCE_LINES = ("```", "```python", "``` text ", "````", "`````", "~~~", "~~~ x", "~~~~", "   ```", "    ```", "  ```py",
+               "  ~~~  ", "```a`b", "~~~a`b", "``", "```  ", "``` \t", "text", "", "# heading", "---", "```\r",
+               "print(1)", "  two spaces", "    four spaces", "     five", "code ```", "= = =", "| a | b |", "```\x00",
+               "\u3000```", "```\u3000", "[a]: /u 'b", "'", "\t```", "- item", "> quote", "<div>", "1. one", "***",
+               "   ~~~~", "``` {check=false}", "  page\x0cbreak", "\u2028 ")
+
+
+def test_the_line_scan_for_flat_posts_finds_what_markdown_it_finds():
+    """Flat posts (nearly all) skip markdown-it; on every body the scan accepts, both find the same blocks."""
+    import random
+
+    from scripts.corpus import generate_corpus
+    from scripts.snippets import _flat_fences, _parsed_blocks, block_parser, blank_front_matter
+
+    rng = random.Random(20250128)
+    bodies = ["\n".join(rng.choice(FENCE_LINES) for _ in range(rng.randint(1, 14))) + rng.choice(["", "\n"])
+              for _ in range(6000)]
+    bodies += [blank_front_matter(p.read_text(encoding="utf-8")) for p in (ROOT / "content").rglob("*.md")]
+    with tempfile.TemporaryDirectory() as corpus:
+        generate_corpus(Path(corpus) / "content", posts=6)
+        bodies += [blank_front_matter(p.read_text(encoding="utf-8")) for p in Path(corpus).rglob("*.md")]
+    parser = block_parser()
+    checked = 0
+    for body in bodies:
+        fast = _flat_fences(body)
+        if fast is not None:
+            checked += 1
+            parsed = [b for b in _parsed_blocks(body, parser) if b.kind in ("fence", "code_block")]
+            assert fast == parsed, repr(body)
+    assert checked > 1500
+    for not_flat in ("- item\n\n  ```", "> ```", "<div>\n```\n</div>", "1. x\n```", "\t```", "text\n\n    code"):
+        assert _flat_fences(not_flat) is None
+
+
 def test_report_lists_each_problem_as_file_line_language_then_a_table(checked):
     report, project = checked
     assert not report.ok
@@ -329,7 +404,7 @@ def test_report_lists_each_problem_as_file_line_language_then_a_table(checked):
     python = dict(zip(["checked", "passed", "failed", "skipped", "unchecked"], map(int, rows["python"])))
     counted = [r for r in report.results if r.language == "python"]
     assert python["failed"] == sum(r.status == "failed" for r in counted)
-    assert python["skipped"] == 2
+    assert python["skipped"] == 3  # two in "markers", one in "highlight"
     assert python["checked"] == python["passed"] + python["failed"]
 
 
