@@ -217,7 +217,7 @@ def check_external(c, include=None, exclude=None, no_cache=False, fragments=Fals
 @task(
     help={
         "timeout": "Seconds each Python block may run before it is killed (default 10)",
-        "workers": "Warm worker processes running Python blocks (default: CPU cores + 1)",
+        "workers": "Warm worker processes running Python blocks (default: one per CPU core)",
         "verbose": "Also print what each passing Python block printed",
         "no_shellcheck": "Only `bash -n` shell blocks; skip ShellCheck",
     }

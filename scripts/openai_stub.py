@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -292,11 +293,59 @@ def embeddings(body: dict[str, Any]) -> dict[str, Any]:
             "usage": {"prompt_tokens": 8 * len(inputs), "total_tokens": 8 * len(inputs)}}
 
 
+_serials = itertools.count(1)
+_ROUTES = {("POST", "/v1/chat/completions"), ("POST", "/v1/embeddings"), ("GET", "/v1/models")}
+
+
+def _json(status: int, payload: dict[str, Any]) -> tuple[int, str, bytes]:
+    return status, "application/json", json.dumps(payload).encode()
+
+
+def _answer(method: str, target: str, authorization: str, raw: bytes) -> tuple[int, str, bytes]:
+    path = target.split("?", 1)[0].rstrip("/")
+    if (method, path) not in _ROUTES and not (method == "GET" and path.startswith("/v1/models/")):
+        raise RequestRejected(404, f"Invalid URL ({method} {path})")
+    if not authorization.removeprefix("Bearer ").strip():
+        raise RequestRejected(401, "You didn't provide an API key. You need to provide your API key in an "
+                              "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
+    if method == "GET":
+        model = {"id": "qwen-max-2025-01-25", "object": "model", "created": 1737763200, "owned_by": "system"}
+        if path == "/v1/models":
+            return _json(200, {"object": "list", "data": [model]})
+        return _json(200, {**model, "id": path.removeprefix("/v1/models/")})
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError:
+        raise RequestRejected(400, "We could not parse the JSON body of your request. (HINT: This likely means "
+                              "you aren't using your HTTP library correctly.)") from None
+    serial = next(_serials)
+    if path == "/v1/embeddings":
+        validate_embedding_request(body)
+        return _json(200, embeddings(body))
+    validate_chat_request(body)
+    if body.get("stream"):
+        events = b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chat_completion_chunks(body, serial))
+        return 200, "text/event-stream", events + b"data: [DONE]\n\n"
+    return _json(200, chat_completion(body, serial))
+
+
+def respond(method: str, target: str, authorization: str, raw: bytes) -> tuple[int, str, bytes]:
+    """The stub's answer to one request: (status, content type, body).
+
+    `target` is the request line's path and query, `authorization` the Authorization header ("" if none) and
+    `raw` the body. The HTTP server below answers with it, and so does the snippet worker in-process for the
+    OpenAI SDK's own clients (scripts/snippet_worker.py), so both check a request the same way.
+    """
+    try:
+        return _answer(method, target, authorization, raw)
+    except RequestRejected as err:
+        return _json(err.status, err.body())
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes; without TCP_NODELAY each answer waits ~40 ms on delayed ACKs.
     disable_nagle_algorithm = True
-    server: "_StubServer"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence per-request logging
         pass
@@ -313,56 +362,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        try:
-            self._answer(method, raw)
-        except RequestRejected as err:
-            self._send_json(err.status, err.body())
-
-    def _answer(self, method: str, raw: bytes) -> None:
-        path = self.path.split("?", 1)[0].rstrip("/")
-        route = (method, path)
-        known = {("POST", "/v1/chat/completions"), ("POST", "/v1/embeddings"), ("GET", "/v1/models")}
-        if route not in known and not (method == "GET" and path.startswith("/v1/models/")):
-            raise RequestRejected(404, f"Invalid URL ({method} {path})")
-        token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not token:
-            raise RequestRejected(401, "You didn't provide an API key. You need to provide your API key in an "
-                                  "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
-        if method == "GET":
-            model = {"id": "qwen-max-2025-01-25", "object": "model", "created": 1737763200, "owned_by": "system"}
-            if path == "/v1/models":
-                self._send_json(200, {"object": "list", "data": [model]})
-            else:
-                self._send_json(200, {**model, "id": path.removeprefix("/v1/models/")})
-            return
-        try:
-            body = json.loads(raw or b"null")
-        except ValueError:
-            raise RequestRejected(400, "We could not parse the JSON body of your request. (HINT: This likely means "
-                                  "you aren't using your HTTP library correctly.)") from None
-        serial = next(self.server.serials)
-        if path == "/v1/embeddings":
-            validate_embedding_request(body)
-            self._send_json(200, embeddings(body))
-            return
-        validate_chat_request(body)
-        if body.get("stream"):
-            self._send_events(chat_completion_chunks(body, serial))
-        else:
-            self._send_json(200, chat_completion(body, serial))
-
-    def _send_json(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
+        status, content_type, data = respond(method, self.path, self.headers.get("Authorization", ""), raw)
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _send_events(self, chunks: list[dict[str, Any]]) -> None:
-        data = b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks) + b"data: [DONE]\n\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -374,7 +376,6 @@ class _StubServer(ThreadingHTTPServer):
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.serials = itertools.count(1)
 
 
 class OpenAIStub:
@@ -426,8 +427,9 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     print(f"http://127.0.0.1:{server.server_address[1]}/v1", flush=True)
     sys.stdin.read()
-    server.shutdown()
-    server.server_close()
+    # Leave at once: a graceful server.shutdown() waits out the serving thread's poll interval, and there is
+    # nothing to flush. (Every snippet worker stops its own stub; the checker waited ~0.2 s on each.)
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -1,26 +1,37 @@
-"""A warm worker that runs Python code samples, each in a forked child of its own.
+"""Warm workers that run Python code samples, each in a forked child of its own.
 
-Started by scripts/snippet_runner.py as `python -I snippet_worker.py PATH/TO/openai_stub.py`; self-contained
-(it imports nothing from scripts/). At start it moves into a network namespace of its own where only
-loopback exists (when the kernel lets it: root, or unprivileged user namespaces), so nothing a sample
-starts, not even a `curl` subprocess, can reach another host; it starts its own OpenAI stub inside that
-namespace, imports the `openai` SDK once and makes a round trip to the stub, so every later child starts
-with the SDK loaded. This process never runs a sample itself: for each job it forks a child, which
+Started by scripts/snippet_runner.py as `python -I snippet_worker.py PATH/TO/openai_stub.py J,R [J,R …]`;
+self-contained (it imports nothing from scripts/). This first process is a zygote: it imports the `openai`
+SDK and runs it until it is warm (see warm_up), then forks one worker per pair of pipe descriptors (jobs
+in, results out), so N workers cost one import. Without descriptors it is a single worker on stdin and
+stdout (the runner starts one so when a worker has died). Each worker moves into a network namespace of its
+own where only loopback exists (when the kernel lets it: root, or unprivileged user namespaces), so nothing
+a sample starts, not even a `curl` subprocess, can reach another host, and starts its own OpenAI stub
+inside it. A worker never runs a sample itself: for each job it forks a child, which
 
-  - gets its own process group, an empty temporary directory as cwd, HOME and TMPDIR, and a clean
-    environment (no inherited secrets; dummy API keys; OPENAI_BASE_URL pointing at the stub);
+  - gets its own process group, an empty directory as cwd, HOME and TMPDIR (made afresh for each block),
+    and a clean environment (no inherited secrets; dummy API keys; OPENAI_BASE_URL pointing at the stub);
   - refuses any network address but loopback in Python, before a packet leaves (socket connect/sendto and
     name lookups are guarded), and records the attempt so the report can say what happened — also where
     no namespace could be made;
-  - redirects every OpenAI client it builds to the stub, whatever `base_url` the sample names;
-  - runs the post's setup code and the block, compiled so that line numbers are Markdown line numbers;
-  - writes a one-line JSON result to a pipe, and its output to a file.
+  - redirects every OpenAI client it builds to the stub, whatever `base_url` the sample names; the SDK's
+    own HTTP clients get the stub's answer in-process (answer_sdk_in_process), others speak HTTP to it;
+  - runs the post's setup code and the block, which the runner compiled so that line numbers are Markdown
+    line numbers;
+  - writes its result to a pipe, and its output to a file.
 
 The worker kills the child's whole process group when the per-block timeout passes.
 
-Protocol: one JSON object per line. In: {"id", "filename", "code", "first_line", "setup", "timeout"}, where
-setup is null or {"code", "first_line"}. Out: first {"ready": true, "network": "namespace" or "guard"},
-then per job {"id", "status", "message", "line", "output"} with status "passed" or "failed".
+Speed: a block's cost is mostly the pages of the worker's memory its child writes to, each of which the
+kernel copies for the child (~4 µs a page here). So whatever can be done once is done in the worker before
+forking (environment, network guard, redirect, stdio, file size limit, warm SDK), and the child does as
+little as it can: it neither compiles nor encodes JSON, and threading's and logging's at-fork handlers
+are held back from it (hold_fork_handlers).
+
+Protocol: frames of a 4-byte little-endian length and a `marshal`led dict (no JSON, so the worker's own
+work between forks stays small). In: {"id", "filename", "code", "setup", "timeout"}, where code and setup
+(or None) are code objects the runner compiled. Out: first {"ready": True, "network": "namespace" or
+"guard", "pid"}, then per job {"id", "status", "message", "line", "output"} with status "passed" or "failed".
 """
 from __future__ import annotations
 
@@ -29,8 +40,9 @@ import ctypes
 import errno
 import fcntl
 import gc
+import importlib.util
 import ipaddress
-import json
+import marshal
 import os
 import resource
 import select
@@ -57,11 +69,6 @@ class SnippetTimeout(BaseException):
 
 class NetworkRefused(PermissionError):
     """A sample tried to reach a non-loopback address."""
-
-
-def padded(code: str, first_line: int) -> str:
-    # Leading newlines make the compiled code's line numbers the Markdown file's line numbers.
-    return "\n" * (first_line - 1) + code
 
 
 def is_loopback(host: Any) -> bool:
@@ -181,7 +188,20 @@ def start_stub(stub_script: str) -> tuple[subprocess.Popen[str], str]:
     return stub, base_url
 
 
-def redirect_openai_clients(base_url: str) -> None:
+# The stub samples reach. A zygote warms the SDK up before any worker has started its stub (the SDK's own
+# requests are answered in-process, see answer_sdk_in_process), then each worker sets its own (set_stub_url).
+STUB_URL = "http://127.0.0.1:9/v1"
+STUB_ADDRESS = ("127.0.0.1", 9)
+
+
+def set_stub_url(url: str) -> None:
+    global STUB_URL, STUB_ADDRESS
+    host, _, port = url.removeprefix("http://").partition("/")[0].rpartition(":")
+    STUB_URL, STUB_ADDRESS = url, (host, int(port))
+    os.environ["OPENAI_BASE_URL"] = url
+
+
+def redirect_openai_clients() -> None:
     """Make every OpenAI client the sample builds talk to the stub, whatever base_url it names."""
     try:
         import openai
@@ -191,7 +211,7 @@ def redirect_openai_clients(base_url: str) -> None:
         original = cls.__init__
 
         def redirected_init(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> None:
-            kwargs["base_url"] = base_url
+            kwargs["base_url"] = STUB_URL
             kwargs.pop("data_residency", None)  # cannot be combined with base_url
             __original(self, *args, **kwargs)
 
@@ -200,44 +220,118 @@ def redirect_openai_clients(base_url: str) -> None:
         cls.__init__ = redirected_init  # type: ignore[method-assign]
 
 
-def share_tls_context() -> None:
-    """Build the SDK's default TLS context once, before forking, instead of in every child (~25 ms each).
+def load_stub(stub_script: str) -> Any:
+    """The stub's module, loaded by path (the worker runs isolated: scripts/ is not on its sys.path)."""
+    spec = importlib.util.spec_from_file_location("_snippet_openai_stub", stub_script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    Samples only ever reach the plain-HTTP stub, so sharing the context changes nothing they can see.
+
+def answer_sdk_in_process(stub: Any) -> None:
+    """Give the HTTP clients the SDK makes for itself a transport that gets the stub's answer in-process.
+
+    The SDK builds its request as ever (URL, headers, JSON body) and parses the answer as ever; only the
+    socket, the HTTP/1.1 exchange and the stub's HTTP server are left out: `stub.respond` checks the request
+    exactly as the stub's server would. A block pays for none of it: no connection, no server thread, no
+    HTTP parsing on either side (about a quarter of a block's cost). Clients a sample builds itself (an
+    `http_client=` of its own, `requests`, `curl`) still talk HTTP to the stub, whose URL they are given.
     """
     try:
-        import httpcore2  # the SDK's HTTP stack
+        import httpx2
+        from openai import _base_client
     except ImportError:
         return
-    original = httpcore2.default_ssl_context
-    shared = original()
 
-    def default_ssl_context(*, _trust_env: bool = True) -> Any:
-        if _trust_env and (os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")):
-            return original(_trust_env=_trust_env)
-        return shared
+    def is_stub(request: Any) -> bool:
+        return (request.url.host, request.url.port) == STUB_ADDRESS
 
-    httpcore2.default_ssl_context = default_ssl_context
+    def answer(request: Any) -> Any:
+        status, content_type, body = stub.respond(request.method, request.url.raw_path.decode("ascii"),
+                                                  request.headers.get("Authorization", ""), request.content)
+        return httpx2.Response(status, headers={"Content-Type": content_type}, content=body)
+
+    class StubTransport(httpx2.BaseTransport):
+        def __init__(self) -> None:
+            self._network: Any = None  # for any other URL, as the SDK would have sent it
+
+        def handle_request(self, request: Any) -> Any:
+            if is_stub(request):
+                request.read()
+                return answer(request)
+            if self._network is None:
+                self._network = httpx2.HTTPTransport()
+            return self._network.handle_request(request)
+
+        def close(self) -> None:
+            if self._network is not None:
+                self._network.close()
+
+    class AsyncStubTransport(httpx2.AsyncBaseTransport):
+        def __init__(self) -> None:
+            self._network: Any = None
+
+        async def handle_async_request(self, request: Any) -> Any:
+            if is_stub(request):
+                await request.aread()
+                return answer(request)
+            if self._network is None:
+                self._network = httpx2.AsyncHTTPTransport()
+            return await self._network.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            if self._network is not None:
+                await self._network.aclose()
+
+    for wrapper, transport in ((_base_client.SyncHttpxClientWrapper, StubTransport),
+                               (_base_client.AsyncHttpxClientWrapper, AsyncStubTransport)):
+        original = wrapper.__init__
+
+        def init(self: Any, *args: Any, __original: Any = original, __transport: Any = transport,
+                 **kwargs: Any) -> None:
+            kwargs.setdefault("transport", __transport())
+            __original(self, *args, **kwargs)
+
+        wrapper.__init__ = init  # type: ignore[method-assign]
 
 
-def warm_up(base_url: str) -> None:
-    """Import the SDK and exercise it once against the stub, so children inherit a loaded SDK."""
-    import asyncio  # noqa: F401 - commonly used by samples; imported once here
+# CPython 3.11 specializes a function's bytecode from its 8th call on. A worker that ran the SDK once leaves
+# every child to bump the warm-up counter of each SDK function it calls, and to run it unspecialized: both
+# write to code objects the child shares with the worker, so each such page is copied, block after block.
+# Warmed on one shape of call (the common one), the specializations hold in the children; mixing shapes
+# during warm-up leaves more of them to fail and write in every child (measured: more pages copied).
+WARM_UP_ROUNDS = 10
+
+
+def warm_up() -> None:
+    """Import the SDK, run each kind of call once so children import nothing more, then run the common call
+    until it is specialized (see WARM_UP_ROUNDS)."""
+    import asyncio
 
     try:
         import openai
     except ImportError:  # samples that import it will fail and say so
         return
 
-    share_tls_context()
-    client = openai.OpenAI(api_key=DUMMY_API_KEY, base_url=base_url, max_retries=0)
-    try:
-        client.chat.completions.create(model="warm-up", messages=[{"role": "user", "content": "hi"}])
-        for _ in client.chat.completions.create(model="warm-up", messages=[{"role": "user", "content": "hi"}],
-                                                stream=True):
+    base_url = STUB_URL
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
+
+    async def async_call() -> None:
+        async with openai.AsyncOpenAI(api_key=DUMMY_API_KEY, base_url=base_url) as client:
+            await client.chat.completions.create(model="warm-up", messages=messages)
+            async for _ in await client.chat.completions.create(model="warm-up", messages=messages, stream=True):
+                pass
+
+    asyncio.run(async_call())
+    with openai.OpenAI(api_key=DUMMY_API_KEY, base_url=base_url) as client:
+        client.embeddings.create(model="warm-up", input="hi", encoding_format="float")  # base64 would import numpy
+        for _ in client.chat.completions.create(model="warm-up", messages=messages, stream=True):
             pass
-    finally:
-        client.close()  # no pooled connection may leak into the children
+    for _ in range(WARM_UP_ROUNDS):
+        with openai.OpenAI(api_key=DUMMY_API_KEY, base_url=base_url) as client:  # as a sample would
+            completion = client.chat.completions.create(model="warm-up", messages=messages, temperature=0.7)
+            repr(completion.choices[0].message)
 
 
 def child_environment(workdir: str, base_url: str) -> dict[str, str]:
@@ -262,35 +356,29 @@ def _error_line(tb: Any, filename: str) -> int | None:
     return line
 
 
-def run_in_child(job: dict[str, Any], guard: NetworkGuard, workdir: str, output_path: str) -> dict[str, Any]:
-    """Run one job's setup and block; everything here happens in the forked child.
+def run_in_child(job: dict[str, Any], guard: NetworkGuard, workdir: str, output_fd: int) -> tuple[str, str, int | None]:
+    """Run one job's setup and block; everything here happens in the forked child. Returns (status, message, line).
 
-    The worker has already installed the network guard and the OpenAI redirect, and set the environment:
-    done once there, they cost a child nothing (each change here copies pages the child shares).
+    The worker has already installed the network guard and the OpenAI redirect, set the environment (HOME and
+    TMPDIR are the block directory, made afresh for every block), the file size limit, and line-buffered
+    `sys.stdout`/`sys.stderr`: done once there, they cost a child nothing, while every page of shared memory a
+    child writes to is a page it must copy.
     """
     os.setpgid(0, 0)
     os.chdir(workdir)
-    os.environ["HOME"] = os.environ["TMPDIR"] = workdir
-    tempfile.tempdir = workdir
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
-    out = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)
-    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)
+    os.dup2(output_fd, 1)  # the worker's own stdout and stdin are /dev/null; its stderr is the runner's
+    os.dup2(output_fd, 2)
+    os.close(output_fd)
     filename = guard.filename = job["filename"]
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     status, message, line, part = "passed", "", None, "block"
     signal.setitimer(signal.ITIMER_REAL, job["timeout"])
     try:
-        if job.get("setup"):
+        if job["setup"] is not None:
             part = "setup"
-            setup = job["setup"]
-            exec(compile(padded(setup["code"], setup["first_line"]), filename, "exec"), namespace)
+            exec(job["setup"], namespace)
             part = "block"
-        exec(compile(padded(job["code"], job["first_line"]), filename, "exec"), namespace)
+        exec(job["code"], namespace)
     except SnippetTimeout as err:
         status, line = "failed", _error_line(err.__traceback__, filename)
         message = f"timed out after {job['timeout']:g} s"
@@ -315,101 +403,251 @@ def run_in_child(job: dict[str, Any], guard: NetworkGuard, workdir: str, output_
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except Exception:  # noqa: BLE001 - a sample may have closed its streams
+        except Exception:  # noqa: BLE001 - a sample may have closed or replaced its streams
             pass
-    return {"status": status, "message": message[:2000], "line": line}
+    return status, message[:2000], line
 
 
 def _time_is_up(signum: int, frame: Any) -> None:
     raise SnippetTimeout
 
 
-def run_job(job: dict[str, Any], guard: NetworkGuard, scratch: str, private_fds: tuple[int, ...]) -> dict[str, Any]:
-    """Fork a child for one job, wait for it within the timeout, and collect its result and output."""
-    workdir = tempfile.mkdtemp(prefix="block-", dir=scratch)
-    output_path = os.path.join(scratch, "output.txt")
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        code = 0
+def _encode_result(status: str, message: str, line: int | None) -> bytes:
+    # Plain text, not JSON: the json module's encoder is code a child would otherwise have to touch (and copy).
+    return f"{status}\n{'' if line is None else line}\n{message}".encode("utf-8", "replace")
+
+
+def _decode_result(raw: bytes) -> dict[str, Any]:
+    status, line, message = raw.decode("utf-8", "replace").split("\n", 2)
+    return {"status": status, "message": message, "line": int(line) if line else None}
+
+
+class BlockRunner:
+    """Runs jobs for the worker, each in a forked child, in a block directory made afresh for every job.
+
+    The directory's path stays the same (it is the children's HOME and TMPDIR, set once in the worker's
+    environment), so a child needs no environment change of its own.
+    """
+
+    def __init__(self, scratch: str, guard: NetworkGuard, private_fds: tuple[int, ...]) -> None:
+        self.workdir = os.path.join(scratch, "block")
+        self.output_path = os.path.join(scratch, "output")
+        self.guard = guard
+        self.private_fds = private_fds
+        self.restore_fork_handlers: Callable[[], None] = lambda: None  # see hold_fork_handlers
+        self._stale = 0
+
+    def _fresh_workdir(self) -> None:
         try:
-            os.close(read_end)
-            for fd in private_fds:  # the sample must not be able to talk to the runner
-                os.close(fd)
-            result = run_in_child(job, guard, workdir, output_path)
-            os.write(write_end, json.dumps(result).encode())
-        except BaseException:  # noqa: BLE001 - report and leave; the parent notices the missing result
-            code = 70
+            os.mkdir(self.workdir, 0o700)
+        except FileExistsError:  # what a block left behind and could not be removed: move it out of the way
+            self._stale += 1
+            os.rename(self.workdir, f"{self.workdir}.stale{self._stale}")
+            os.mkdir(self.workdir, 0o700)
+
+    def _clear_workdir(self) -> None:
+        try:
+            os.rmdir(self.workdir)  # most blocks leave it empty
+        except OSError:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Fork a child for one job, wait for it within the timeout, and collect its result and output."""
+        self._fresh_workdir()
+        # A new output file per block: a process a block left running cannot write into the next one's output.
+        output_fd = os.open(self.output_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            code = 0
+            try:
+                self.restore_fork_handlers()
+                os.close(read_end)
+                for fd in self.private_fds:  # the sample must not be able to talk to the runner
+                    os.close(fd)
+                os.write(write_end, _encode_result(*run_in_child(job, self.guard, self.workdir, output_fd)))
+            except BaseException:  # noqa: BLE001 - report and leave; the parent notices the missing result
+                code = 70
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        pidfd = os.pidfd_open(pid)
+        try:
+            ready, _, _ = select.select([pidfd], [], [], job["timeout"] + KILL_GRACE)
         finally:
-            os._exit(code)
-    os.close(write_end)
-    pidfd = os.pidfd_open(pid)
-    try:
-        ready, _, _ = select.select([pidfd], [], [], job["timeout"] + KILL_GRACE)
-    finally:
-        os.close(pidfd)
-    timed_out = not ready
-    try:
-        os.killpg(pid, signal.SIGKILL)  # the child if it hangs, and anything it started
-    except (ProcessLookupError, PermissionError):
-        pass
-    os.waitpid(pid, 0)
-    raw = b""
-    while chunk := os.read(read_end, 65536):
-        raw += chunk
-    os.close(read_end)
-    shutil.rmtree(workdir, ignore_errors=True)
-    try:
-        with open(output_path, encoding="utf-8", errors="replace") as handle:
-            output = handle.read(OUTPUT_LIMIT)
-    except FileNotFoundError:
-        output = ""
-    if timed_out:
-        result = {"status": "failed", "message": f"timed out after {job['timeout']:g} s (killed)", "line": None}
-    elif raw:
-        result = json.loads(raw)
-    else:
-        result = {"status": "failed", "message": "the block's process died without a result", "line": None}
-    return {"id": job["id"], **result, "output": output}
+            os.close(pidfd)
+        try:
+            os.killpg(pid, signal.SIGKILL)  # the child if it hangs, and anything it started
+        except (ProcessLookupError, PermissionError):
+            pass
+        os.waitpid(pid, 0)
+        raw = b""
+        while chunk := os.read(read_end, 65536):
+            raw += chunk
+        os.close(read_end)
+        # At most OUTPUT_LIMIT characters, which is at most 4 bytes each in UTF-8.
+        output = os.pread(output_fd, 4 * OUTPUT_LIMIT, 0).decode("utf-8", "replace")[:OUTPUT_LIMIT]
+        os.close(output_fd)
+        os.unlink(self.output_path)
+        self._clear_workdir()
+        if not ready:
+            result = {"status": "failed", "message": f"timed out after {job['timeout']:g} s (killed)", "line": None}
+        elif raw:
+            try:
+                result = _decode_result(raw)
+            except ValueError:  # a sample wrote to the result pipe itself
+                result = {"status": "failed", "message": "the block's result was garbled", "line": None}
+        else:
+            result = {"status": "failed", "message": "the block's process died without a result", "line": None}
+        return {"id": job["id"], **result, "output": output}
 
 
-def main() -> None:
-    # Keep the protocol on private descriptors; a child's prints must never reach the runner's pipe.
-    jobs_in = os.fdopen(os.dup(0), "r", encoding="utf-8")
-    results_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
-    os.dup2(null, 1)
-    network = "namespace" if isolate_network() else "guard"
-    stub, base_url = start_stub(sys.argv[1])
-    assert stub.stdin is not None and stub.stdout is not None
-    private_fds = (jobs_in.fileno(), results_out.fileno(), stub.stdin.fileno(), stub.stdout.fileno())
-    # Everything every child needs, set up once here: the worker itself then only ever talks to its stub.
-    environment = child_environment(tempfile.gettempdir(), base_url)  # HOME and TMPDIR are set per block
+def hold_fork_handlers() -> Callable[[], None]:
+    """Keep threading's and logging's at-fork handlers from running at every fork of this worker; returns
+    the function a child calls to put them back, so that a fork the sample itself makes runs them as usual.
+
+    They reset thread bookkeeping and locks in the child (and logging's take and release its lock around
+    the fork). In this single-threaded worker they have nothing to do, but running them made every child
+    copy ~160 pages it shares with the worker. (`random`'s handler, which reseeds the child, still runs.)
+    The handlers live in lists the interpreter keeps, found as the lists that hold them; where that does not
+    hold (another Python, threads running) nothing is held.
+    """
+    import threading
+
+    known: tuple[Any, ...] = (getattr(threading, "_after_fork", None),)  # a tuple: a list would match below
+    if "logging" in sys.modules:
+        logging = sys.modules["logging"]
+        known += (getattr(logging, "_after_at_fork_child_reinit_locks", None), getattr(logging, "_acquireLock", None),
+                  getattr(logging, "_releaseLock", None))
+    known = tuple(handler for handler in known if handler is not None)
+    lists: list[list[Any]] = []
+    for handler in known:
+        for referrer in gc.get_referrers(handler):
+            if type(referrer) is list and all(map(callable, referrer)) and not any(referrer is h for h in lists):
+                lists.append(referrer)
+    held = [(handlers, list(handlers)) for handlers in lists]  # copied only now, or the copies would match
+    if threading.active_count() != 1 or not held:
+        return lambda: None
+    for handlers, _ in held:
+        handlers[:] = [h for h in handlers if not any(h is handler for handler in known)]
+
+    def put_back() -> None:
+        for handlers, saved in held:
+            handlers[:] = saved
+
+    return put_back
+
+
+def prepare_children(workdir: str) -> None:
+    """What every child needs and the worker can set once: limits, temporary directory, standard streams."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+    tempfile.tempdir = workdir
+    for stream in (sys.stdout, sys.stderr):
+        # Line-buffered, so what a block prints and the traceback it ends with stay in order in its output.
+        stream.reconfigure(encoding="utf-8", errors="replace", line_buffering=True)
+        stream.flush()
+
+
+def send_frame(stream: Any, message: dict[str, Any]) -> None:
+    data = marshal.dumps(message)
+    stream.write(len(data).to_bytes(4, "little") + data)
+    stream.flush()
+
+
+def read_frame(stream: Any) -> dict[str, Any] | None:
+    """The next message, or None at the end of the stream."""
+    header = stream.read(4)
+    if len(header) < 4:
+        return None
+    size = int.from_bytes(header, "little")
+    data = stream.read(size)
+    return marshal.loads(data) if len(data) == size else None
+
+
+def prepare_sdk(stub_script: str) -> NetworkGuard:
+    """What every worker sets up alike, before it forks any child: environment, network guard, alarm
+    handler, the OpenAI redirect and in-process answers, and a warm SDK."""
     os.environ.clear()
-    os.environ.update(environment)
+    os.environ.update(child_environment(tempfile.gettempdir(), STUB_URL))  # each worker sets its dirs and URL
     guard = NetworkGuard()
     guard.install()
-    redirect_openai_clients(base_url)
     signal.signal(signal.SIGALRM, _time_is_up)
-    warm_up(base_url)
+    redirect_openai_clients()
+    answer_sdk_in_process(load_stub(stub_script))
+    warm_up()
+    return guard
+
+
+def serve(jobs_fd: int, results_fd: int, stub_script: str, guard: NetworkGuard) -> None:
+    """Be one worker: a network namespace and stub of its own, then a child per job until the jobs end."""
+    # The protocol stays on these private descriptors; a child's prints never reach the runner's pipe.
+    jobs_in = os.fdopen(jobs_fd, "rb")
+    results_out = os.fdopen(results_fd, "wb")
+    network = "namespace" if isolate_network() else "guard"
+    stub, base_url = start_stub(stub_script)
+    assert stub.stdin is not None and stub.stdout is not None
+    private_fds = (jobs_in.fileno(), results_out.fileno(), stub.stdin.fileno(), stub.stdout.fileno())
     # Per-block directories are made and removed thousands of times: on tmpfs when there is one.
     shm = "/dev/shm"
     scratch = tempfile.mkdtemp(prefix="snippet-worker-", dir=shm if os.access(shm, os.W_OK) else None)
-    gc.collect()
-    gc.freeze()  # children then share the warm heap instead of copying it on the next collection
-    results_out.write(json.dumps({"ready": True, "network": network}) + "\n")
-    results_out.flush()
     try:
-        for raw_job in jobs_in:
-            result = run_job(json.loads(raw_job), guard, scratch, private_fds)
-            results_out.write(json.dumps(result) + "\n")
-            results_out.flush()
+        runner = BlockRunner(scratch, guard, private_fds)
+        os.environ.update(HOME=runner.workdir, TMPDIR=runner.workdir)
+        set_stub_url(base_url)
+        prepare_children(runner.workdir)
+        runner.restore_fork_handlers = hold_fork_handlers()
+        gc.collect()
+        gc.freeze()  # children then share the warm heap instead of copying it on the next collection
+        send_frame(results_out, {"ready": True, "network": network, "pid": os.getpid()})
+        while (job := read_frame(jobs_in)) is not None:
+            send_frame(results_out, runner.run(job))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         stub.stdin.close()
         stub.wait(timeout=10)
 
 
+def main() -> None:
+    """`snippet_worker.py STUB` is one worker talking on stdin/stdout. `snippet_worker.py STUB J,R [J,R …]`
+    is a zygote: it warms the SDK up once, forks one worker per pair of descriptors (jobs in, results out)
+    and waits for them, so N workers cost one import of the SDK."""
+    stub_script = sys.argv[1]
+    channels = [(int(jobs), int(results)) for jobs, results in (pair.split(",") for pair in sys.argv[2:])]
+    standalone = not channels
+    if standalone:
+        channels = [(os.dup(0), os.dup(1))]
+    null = os.open(os.devnull, os.O_RDWR)  # the children inherit stdin and stdout: /dev/null
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+    guard = prepare_sdk(stub_script)
+    if standalone:
+        serve(*channels[0], stub_script, guard)
+        return
+    gc.collect()
+    gc.freeze()  # the workers share the warm heap too: none of them walks (and so copies) it to collect
+    workers = []
+    for jobs_fd, results_fd in channels:
+        pid = os.fork()
+        if pid == 0:
+            status = 0
+            try:
+                for fd in {fd for pair in channels for fd in pair} - {jobs_fd, results_fd}:
+                    os.close(fd)
+                serve(jobs_fd, results_fd, stub_script, guard)
+            except BaseException:  # noqa: BLE001 - the runner sees the worker's channel close
+                traceback.print_exc()
+                status = 1
+            finally:
+                os._exit(status)
+        workers.append(pid)
+    for pair in channels:
+        for fd in pair:
+            os.close(fd)
+    for pid in workers:
+        os.waitpid(pid, 0)
+
+
 if __name__ == "__main__":
     main()
+    os._exit(0)  # skip tearing the loaded SDK down module by module: everything is flushed and closed

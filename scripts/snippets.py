@@ -34,6 +34,8 @@ from markdown_it import MarkdownIt
 from scripts.errors import UsageError
 
 if TYPE_CHECKING:
+    from types import CodeType
+
     from scripts.snippet_formats import FormatOutcome
 
 # Fence labels, as written, mapped to the language the checker knows them by.
@@ -448,7 +450,7 @@ def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | No
     against a local OpenAI-compatible stub; shell blocks go through `bash -n` and ShellCheck; JSON, YAML,
     TOML and BibTeX are parsed; anything else is counted as unchecked.
     """
-    from scripts.snippet_runner import DEFAULT_TIMEOUT, PythonJob, PythonRunner, syntax_error
+    from scripts.snippet_runner import DEFAULT_TIMEOUT, PythonJob, PythonOutcome, PythonRunner, compile_block
 
     if not content_dir.is_dir():
         raise UsageError("content directory not found", path=content_dir)
@@ -465,31 +467,38 @@ def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | No
             report.findings += [Finding(p.path, p.line, "marker", p.message) for p in post.problems]
         snippets = [s for post in posts for s in post.snippets]
         setups = {post.path: post.setup for post in posts}
+        root = content_dir.resolve()  # blocks are compiled with their file's absolute path, as tracebacks show
+        filenames = {post.path: str(root / post.path.relative_to(content_dir)) for post in posts}
         results: dict[int, SnippetResult] = {}
         jobs: list[PythonJob] = []
+        compiled_setups: dict[Path, CodeType] = {}
         broken_setups: set[Path] = set()
         for post in posts:
             if post.setup is not None:
-                error = syntax_error(post.setup.code, post.setup.first_line, str(post.path))
-                if error is not None:
+                compiled = compile_block(post.setup.code, post.setup.first_line, filenames[post.path])
+                if isinstance(compiled, PythonOutcome):
                     broken_setups.add(post.path)
-                    report.findings.append(Finding(post.path, error.line or post.setup.first_line, "python",
-                                                   f"setup block: {error.message}"))
+                    report.findings.append(Finding(post.path, compiled.line or post.setup.first_line, "python",
+                                                   f"setup block: {compiled.message}"))
+                else:
+                    compiled_setups[post.path] = compiled
         static_indexes = []
         for i, s in enumerate(snippets):
             if s.skip:
                 results[i] = SnippetResult(s.path, s.language, s.first_line, "skipped")
             elif s.language == "python":
-                error = syntax_error(s.code, s.first_line, str(s.path))
-                if error is not None:
-                    results[i] = SnippetResult(s.path, "python", s.first_line, "failed", error.message, error.line)
+                compiled = compile_block(s.code, s.first_line, filenames[s.path])
+                if isinstance(compiled, PythonOutcome):
+                    results[i] = SnippetResult(s.path, "python", s.first_line, "failed", compiled.message,
+                                               compiled.line)
                 elif s.no_run:
                     results[i] = SnippetResult(s.path, "python", s.first_line, "passed", "compiled, not run")
                 elif s.path in broken_setups:
                     results[i] = SnippetResult(s.path, "python", s.first_line, "failed",
                                                "not run: the post's setup block does not compile")
                 else:
-                    jobs.append(PythonJob(i, str(s.path.resolve()), s.code, s.first_line, setups[s.path]))
+                    jobs.append(PythonJob(i, filenames[s.path], s.code, s.first_line, setups[s.path], compiled,
+                                          compiled_setups.get(s.path)))
             elif s.language in CHECKED_LANGUAGES:
                 static_indexes.append(i)
             else:

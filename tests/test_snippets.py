@@ -171,6 +171,34 @@ Escaped, as on a page that shows how to use it: {{</* highlight python */>}}not 
 
     skipped too
 """),
+    "fork": post("Fork", fence("python", """
+import os, threading, time
+
+worker = threading.Thread(target=time.sleep, args=(0.3,))
+worker.start()
+pid = os.fork()
+if pid == 0:  # the forked process knows only its own thread, as after any fork
+    os._exit(0 if threading.active_count() == 1 else 3)
+_, status = os.waitpid(pid, 0)
+worker.join()
+print("grandchild", os.waitstatus_to_exitcode(status))
+""")),
+    "a-worker-killer": post("Killer", fence("python", "import os, signal\n\nos.kill(os.getppid(), signal.SIGKILL)\n")),
+    "http-stub": post("HTTP", fence("python", """
+import os
+
+import httpx2
+import requests
+from openai import OpenAI
+
+# The SDK's own clients get the stub's answers in-process; clients a sample brings still speak HTTP to it.
+own = OpenAI(http_client=httpx2.Client())
+print("own client", own.chat.completions.create(model="qwen-max", messages=[{"role": "user", "content": "hi"}]).object)
+reply = requests.post(os.environ["OPENAI_BASE_URL"] + "/chat/completions", timeout=10,
+                      headers={"Authorization": "Bearer " + os.environ["OPENAI_API_KEY"]},
+                      json={"model": "qwen-max", "messages": [{"role": "robot", "content": "hi"}]})
+print("requests", reply.status_code, reply.json()["error"]["param"])
+""")),
 }
 
 
@@ -356,6 +384,25 @@ def test_highlight_shortcodes_are_checked_by_language_and_indented_blocks_only_c
     assert indented.first_line == line_of("highlight", "an indented block")
     assert (indented_skipped.language, indented_skipped.status) == ("(indented)", "skipped")
     assert not [f for f in checked[0].findings if f.path.parent.name == "highlight"]
+
+
+def test_a_block_that_forks_gets_the_usual_fork_handling(checked):
+    result = only(checked[0], "fork")
+    assert result.status == "passed", result.message + result.output
+    assert result.output == "grandchild 0\n"
+
+
+def test_a_block_that_kills_its_worker_fails_and_a_fresh_worker_runs_the_rest(checked):
+    result = only(checked[0], "a-worker-killer")
+    assert (result.status, result.message) == ("failed", "the snippet worker died running this block")
+    # The killer is the first post by name: the blocks after it ran on the other worker and the fresh one.
+    assert all(r.status != "failed" or r.message != result.message for r in checked[0].results if r is not result)
+
+
+def test_clients_a_sample_brings_reach_the_stub_over_http(checked):
+    result = only(checked[0], "http-stub")
+    assert result.status == "passed", result.message + result.output
+    assert result.output.splitlines() == ["own client chat.completion", "requests 400 messages[0].role"]
 
 
 FENCE_LINES = ("```", "```python", "``` text ", "````", "`````", "~~~", "~~~ x", "~~~~", "   ```", "    ```", "  ```py",
