@@ -399,7 +399,7 @@ class OpenAIStub:
         return self._base_url
 
     def __enter__(self) -> "OpenAIStub":
-        self._process = subprocess.Popen([sys.executable, "-I", __file__], stdin=subprocess.PIPE,
+        self._process = subprocess.Popen([sys.executable, "-I", *(("-B",) if sys.flags.dont_write_bytecode else ()), __file__], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, text=True)
         assert self._process.stdout is not None
         announced = self._process.stdout.readline().strip()

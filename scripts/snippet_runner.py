@@ -89,6 +89,10 @@ def _compiled(given: CodeType | None, code: str, first_line: int, filename: str)
     return compiled
 
 
+# -I (isolated: no PYTHON* variables, no user site) would drop PYTHONDONTWRITEBYTECODE: pass it on as -B,
+# so a caller who asked for no bytecode gets no __pycache__ in scripts/ from the worker or the stub.
+_BYTECODE_FLAG = ("-B",) if sys.flags.dont_write_bytecode else ()
+
 class _Worker:
     """A worker as the runner sees it: its two pipes, and the process that must end when the run ends (the
     worker itself, or the zygote that forked it and its siblings)."""
@@ -105,7 +109,7 @@ class _Worker:
     @staticmethod
     def _start(home: str, channels: list[str], **pipes: Any) -> subprocess.Popen[bytes]:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": home}
-        return subprocess.Popen([sys.executable, "-I", str(WORKER_SCRIPT), str(STUB_SCRIPT), *channels],
+        return subprocess.Popen([sys.executable, "-I", *_BYTECODE_FLAG, str(WORKER_SCRIPT), str(STUB_SCRIPT), *channels],
                                 env=env, cwd=home, **pipes)
 
     @classmethod

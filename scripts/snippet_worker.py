@@ -179,7 +179,7 @@ def isolate_network() -> bool:
 
 def start_stub(stub_script: str) -> tuple[subprocess.Popen[str], str]:
     """This worker's own OpenAI stub (inside its namespace); it stops when its stdin closes."""
-    stub = subprocess.Popen([sys.executable, "-I", stub_script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    stub = subprocess.Popen([sys.executable, "-I", *(("-B",) if sys.flags.dont_write_bytecode else ()), stub_script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True)
     assert stub.stdout is not None
     base_url = stub.stdout.readline().strip()
