@@ -97,6 +97,17 @@ def _release(page, held: list, size: tuple[int, int]) -> None:
     page.wait_for_function("[...document.querySelectorAll('figure img')].every(i => i.complete && i.naturalWidth)")
 
 
+def _open_holding_remote_images(new_context, url: str):
+    """The page at `url`, its layout shifts counted, painted once, with its remote images held back."""
+    context = new_context()
+    held = _hold_remote_images(context)
+    page = context.new_page()
+    page.add_init_script(SHIFT_OBSERVER)
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0")
+    return page, held
+
+
 def _boxes(page) -> list[dict]:
     """Each figure image's box and the top of the element after its figure, in page coordinates."""
     return page.evaluate("""[...document.querySelectorAll('.post-content figure')].map(f => {
@@ -107,12 +118,7 @@ def _boxes(page) -> list[dict]:
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_remote_figures_move_nothing_and_are_drawn_whole(site, new_context, viewport, shape):
-    context = new_context()
-    held = _hold_remote_images(context)
-    page = context.new_page()
-    page.add_init_script(SHIFT_OBSERVER)
-    page.goto(site.url(POST), wait_until="domcontentloaded")
-    page.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0")
+    page, held = _open_holding_remote_images(new_context, site.url(POST))
     page.mouse.wheel(0, 20000)  # every lazy figure asked for; the shift counts wherever they are
     for _ in range(50):
         if len(held) == 3:
@@ -167,12 +173,7 @@ def sized_site(chromium_executable):
 
 
 def test_a_remote_figure_of_known_size_keeps_its_real_proportions(sized_site, new_context, viewport):
-    context = new_context()
-    held = _hold_remote_images(context)
-    page = context.new_page()
-    page.add_init_script(SHIFT_OBSERVER)
-    page.goto(sized_site.url(POST), wait_until="domcontentloaded")
-    page.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0")
+    page, held = _open_holding_remote_images(new_context, sized_site.url(POST))
     page.wait_for_timeout(300)
     before = _boxes(page)[0]
     assert before["h"] > 0, "no room kept for the image before it arrives"
