@@ -190,20 +190,16 @@ class BenchResult:
         rows = [["step", "wall s", "cpu s", "peak MB", "ratio"] + ([scale_col] if scale_col else [])]
         for name, result in self.steps.items():
             step = self.step_defs[name]
-            if step.single_run and self.runs > 1:
-                step = Step(**{**asdict(step), "label": f"{step.label}, 1 run"})
-            if result.timed_out:
-                longest = max(s.seconds for s in result.samples)
-                rows.append([step.label, f"> {longest:.0f} (stopped)", "", "", ""] + ([""] if scale_col else []))
-                continue
-            if not result.ok:
-                codes = sorted({s.exit_code for s in result.samples})
-                rows.append([step.label, f"FAILED (exit {','.join(map(str, codes))})", "", "", ""]
-                            + ([""] if scale_col else []))
+            label = f"{step.label}, 1 run" if step.single_run and self.runs > 1 else step.label
+            if result.timed_out or not result.ok:
+                codes = ",".join(map(str, sorted({s.exit_code for s in result.samples})))
+                outcome = (f"> {max(s.seconds for s in result.samples):.0f} (stopped)" if result.timed_out
+                           else f"FAILED (exit {codes})")
+                rows.append([label, outcome, "", "", ""] + ([""] if scale_col else []))
                 continue
             ratio = self.ratio(name)
             ratio_text = f"{ratio:.2f}x {step.compare_to}" if ratio is not None else ""
-            row = [step.label, f"{result.median_seconds:.2f}", f"{result.median_cpu_seconds:.2f}",
+            row = [label, f"{result.median_seconds:.2f}", f"{result.median_cpu_seconds:.2f}",
                    f"{result.peak_rss_mb:.0f}", ratio_text]
             if scale_col:
                 scale = self.scaling(name)
@@ -220,11 +216,10 @@ class BenchResult:
                 value = f"{c.value:.2f}{c.unit}" if c.unit != "MB" else f"{c.value:.0f} MB"
                 limit = f"{c.limit:g}{c.unit}" if c.unit != "MB" else f"{c.limit:g} MB"
                 lines.append(f"  {'ok  ' if c.ok else 'OVER'}  {c.name}: {value} (limit {limit})")
-        failed = [self.step_defs[n].label for n, r in self.steps.items() if not r.ok and not r.timed_out]
-        for name in failed:
-            result = self.steps[[n for n in self.steps if self.step_defs[n].label == name][0]]
-            tail = next((s.output_tail for s in result.samples if s.exit_code), "")
-            lines += ["", f"{name} failed; the end of its output:", tail]
+        for name, result in self.steps.items():
+            if not result.ok and not result.timed_out:
+                tail = next((s.output_tail for s in result.samples if s.exit_code), "")
+                lines += ["", f"{self.step_defs[name].label} failed; the end of its output:", tail]
         return "\n".join(lines)
 
 
@@ -311,11 +306,7 @@ def measure(argv: list[str] | tuple[str, ...], *, cwd: Path, timeout: float = ST
                 break
             if time.perf_counter() > deadline and not timed_out:
                 timed_out = True
-                for pid in [proc.pid, *descendants(proc.pid)]:  # LinkChecker and the server it crawls
-                    try:
-                        os.kill(pid, 9)
-                    except ProcessLookupError:
-                        pass
+                _kill([proc.pid, *descendants(proc.pid)])  # LinkChecker and the server it crawls
             time.sleep(0.005)
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -329,6 +320,18 @@ def measure(argv: list[str] | tuple[str, ...], *, cwd: Path, timeout: float = ST
     return Sample(seconds=round(seconds, 4), cpu_seconds=round(cpu, 3), peak_rss_mb=round(peak / MB, 1),
                   exit_code=proc.returncode, output_tail=tail if proc.returncode else "",
                   leftover_processes=leftover, timed_out=timed_out)
+
+
+def _kill(pids: list[int]) -> int:
+    """SIGKILL each process still there; returns how many were."""
+    killed = 0
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+            killed += 1
+        except ProcessLookupError:
+            pass
+    return killed
 
 
 def _finish_orphans(grace: float) -> tuple[int, float]:
@@ -345,12 +348,7 @@ def _finish_orphans(grace: float) -> tuple[int, float]:
             continue
         alive = descendants(os.getpid())
         if time.perf_counter() > deadline and alive:
-            for p in alive:
-                try:
-                    os.kill(p, 9)
-                    killed += 1
-                except ProcessLookupError:
-                    pass
+            killed += _kill(alive)
             deadline = float("inf")
         time.sleep(0.01)
     return killed, cpu
