@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .markdown_fences import scan_flat
 from .frontmatter import FrontMatter, FrontMatterError, parse_split, split_front_matter
 from .frontmatter_schema import REQUIRED_KEYS, SHORTCODES, Key, known_keys, type_matches
 from .siteconfig import SiteConfig, read_site_config
@@ -351,42 +352,14 @@ class _Linter:
 # Lines that open a container or an HTML block (list item, block quote, `<…`) or indent with a tab: only
 # markdown-it knows what a fence means after them.
 # (Matched against "\n" + body + "\n": a literal first character lets the regex engine skip ahead.)
-_NOT_FLAT = re.compile(r"\n(?: {0,3}(?:[-+*]|\d{1,9}[.)])[ \t\n]| {0,3}[<>]| *\t)")
-_FENCE_MARKER = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
-_LINE_BREAKS = re.compile(r"\r\n?")  # as markdown-it's normalize: \r\n and \r end lines too
-
-
 def flat_bare_fences(body: str) -> list[int] | None:
-    """The 0-based lines of fences with no language, for a body without lists, block quotes or HTML
-    blocks; None for any other body (ask markdown-it).
-
-    Without containers CommonMark's fence rules are line-local: an opener is up to 3 spaces, then 3 or
-    more backticks (info without backticks) or tildes; the fence runs to a line of the same character,
-    at least as long, with nothing after it but spaces and tabs. Most posts are flat, and this is ~20x
-    faster than a markdown-it parse; tests/test_lint.py checks the two agree.
-    """
-    body = _LINE_BREAKS.sub("\n", body)
-    if _NOT_FLAT.search(f"\n{body}\n"):
+    """The 0-based lines of fences with no language in a flat body (scripts/markdown_fences.py); None for
+    any other body (ask markdown-it). An indented line outside the fences does not matter here: a line
+    indented four spaces cannot open a fence, whatever block it is in."""
+    scan = scan_flat(body)
+    if scan is None:
         return None
-    bare: list[int] = []
-    open_marker = ""
-    for number, line in enumerate(body.split("\n")):
-        if "``" not in line and "~~" not in line:
-            continue
-        found = _FENCE_MARKER.match(line)
-        if found is None:
-            continue
-        marker, rest = found.groups()
-        if open_marker:
-            if marker[0] == open_marker[0] and len(marker) >= len(open_marker) and not rest.strip(" \t"):
-                open_marker = ""
-            continue
-        if marker[0] == "`" and "`" in rest:
-            continue  # not a fence: a backtick fence's info cannot hold a backtick
-        open_marker = marker
-        if not rest.strip():
-            bare.append(number)
-    return bare
+    return [fence.line - 1 for fence in scan.fences if not fence.info.strip()]
 
 
 def as_datetime(value: Any, time_zone: dt.tzinfo) -> dt.datetime | None:

@@ -20,7 +20,6 @@ and the fence attribute ```` ```python {check=false} ````, which works like `ski
 """
 from __future__ import annotations
 
-import bisect
 import re
 import textwrap
 from collections import Counter
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING
 from markdown_it import MarkdownIt
 
 from scripts.errors import UsageError
+from scripts.markdown_fences import scan_flat
 
 if TYPE_CHECKING:
     from types import CodeType
@@ -60,12 +60,6 @@ CONTAINER_OPENS = {"bullet_list_open", "ordered_list_open", "list_item_open", "b
 HIGHLIGHT_OPEN = re.compile(r"\{\{([<%])\s*highlight(?=[\s>%])(.*?)[>%]\}\}", re.DOTALL)
 HIGHLIGHT_CLOSE = re.compile(r"\{\{[<%]\s*/highlight\s*[>%]\}\}")
 SHORTCODE_ARG = re.compile(r'"[^"]*"|`[^`]*`|\S+')
-# A body is flat when no line opens a list, block quote or HTML block or indents with a tab (as in
-# scripts/lint.py); its fences can then be found line by line (see _flat_fences).
-NOT_FLAT = re.compile(r"\n(?: {0,3}(?:[-+*]|\d{1,9}[.)])[ \t\n]| {0,3}[<>]| *\t)")
-FENCE_LINE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$", re.MULTILINE)
-INDENTED_LINE = re.compile(r"^ {4,}[^ \n]", re.MULTILINE)
-LINE_BREAKS = re.compile(r"\r\n?")
 
 
 @dataclass(frozen=True)
@@ -193,53 +187,12 @@ def take_highlights(body: str) -> tuple[str, list[_Block]]:
 
 
 def _flat_fences(body: str) -> list[_Block] | None:
-    """The fences of a flat body, found by their lines; None for any other body (ask markdown-it).
-
-    Flat: no list, block quote or HTML block, no tab indentation, no NUL, and no line indented four spaces
-    or more outside a fence (which could be an indented code block). In such a body CommonMark's fence rules
-    are line-local: an opener is up to 3 spaces, then 3 or more backticks (info without backticks) or tildes;
-    the fence runs to a line of up to 3 spaces and the same character, at least as many, then only spaces
-    and tabs, or to the end; the opener's indentation is taken off each code line. tests/test_snippets.py
-    holds this to markdown-it. Nearly every post is flat, and this is ~20x faster than a parse.
-    """
-    if "\0" in body:
+    """The fences of a flat body (scripts/markdown_fences.py); None for any other body, or one with a
+    line indented four spaces or more outside its fences (perhaps an indented code block): ask markdown-it."""
+    scan = scan_flat(body)
+    if scan is None or scan.indented_outside:
         return None
-    body = LINE_BREAKS.sub("\n", body)
-    if NOT_FLAT.search(f"\n{body}\n"):
-        return None
-    fences: list[_Block] = []
-    spans: list[tuple[int, int]] = []  # where fences are, opener to closer
-    opener: re.Match[str] | None = None
-    opener_line = line = last = 0
-    for found in FENCE_LINE.finditer(body):
-        line += body.count("\n", last, found.start())
-        last = found.start()
-        indent, marker, rest = found.groups()
-        if opener is None:
-            if not (marker[0] == "`" and "`" in rest):
-                opener, opener_line = found, line
-            continue
-        if marker[0] == opener.group(2)[0] and len(marker) >= len(opener.group(2)) and not rest.strip(" \t"):
-            fences.append(_fence(body, opener, opener_line, found.start()))
-            spans.append((opener.start(), found.end()))
-            opener = None
-    if opener is not None:  # an unclosed fence runs to the end of the body
-        fences.append(_fence(body, opener, opener_line, len(body)))
-        spans.append((opener.start(), len(body)))
-    starts = [start for start, _ in spans]
-    for indented in INDENTED_LINE.finditer(body):
-        at = bisect.bisect_right(starts, indented.start()) - 1
-        if at < 0 or indented.start() >= spans[at][1]:
-            return None  # outside every fence: perhaps an indented code block
-    return fences
-
-
-def _fence(body: str, opener: re.Match[str], line: int, end: int) -> _Block:
-    code = body[opener.end() + 1:end]
-    indent = len(opener.group(1))
-    if indent:  # the opener's indentation comes off each line, as far as the line has it
-        code = "\n".join(text[min(indent, len(text) - len(text.lstrip(" "))):] for text in code.split("\n"))
-    return _Block("fence", line + 1, code, opener.group(3))
+    return [_Block("fence", fence.line, fence.code, fence.info) for fence in scan.fences]
 
 
 def _parsed_blocks(body: str, parser: MarkdownIt) -> list[_Block]:
