@@ -291,3 +291,16 @@ def test_feeds_carry_the_newest_twenty_posts(tmp_path: Path):
                            ("tags/notes/index.xml", newest_first[:20])):
         titles = [item.findtext("title") for item in ET.parse(site / feed).getroot().iter("item")]
         assert titles == expected, feed
+
+
+def test_hugo_runs_with_its_memory_limited_unless_the_user_set_the_limits(monkeypatch: pytest.MonkeyPatch):
+    from scripts.hugo import hugo_environment
+
+    monkeypatch.delenv("HUGO_MEMORYLIMIT", raising=False)
+    monkeypatch.delenv("GOMEMLIMIT", raising=False)
+    env = hugo_environment()
+    assert (env["HUGO_MEMORYLIMIT"], env["GOMEMLIMIT"]) == ("1", "1700MiB")
+    monkeypatch.setenv("HUGO_MEMORYLIMIT", "4")
+    monkeypatch.setenv("GOMEMLIMIT", "6GiB")
+    env = hugo_environment()
+    assert (env["HUGO_MEMORYLIMIT"], env["GOMEMLIMIT"]) == ("4", "6GiB")
