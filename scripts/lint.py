@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .markdown_fences import scan_flat
 from .frontmatter import FrontMatter, FrontMatterError, parse_split, split_front_matter
 from .frontmatter_schema import REQUIRED_KEYS, SHORTCODES, Key, known_keys, type_matches
+from .markdown_fences import scan_flat
 from .siteconfig import SiteConfig, read_site_config
 
 ERROR = "error"
@@ -349,9 +349,6 @@ class _Linter:
                     self.add(shown, line, ERROR, f'shortcode "{name}" needs the parameter "{required}"')
 
 
-# Lines that open a container or an HTML block (list item, block quote, `<…`) or indent with a tab: only
-# markdown-it knows what a fence means after them.
-# (Matched against "\n" + body + "\n": a literal first character lets the regex engine skip ahead.)
 def flat_bare_fences(body: str) -> list[int] | None:
     """The 0-based lines of fences with no language in a flat body (scripts/markdown_fences.py); None for
     any other body (ask markdown-it). An indented line outside the fences does not matter here: a line

@@ -14,8 +14,10 @@ import bisect
 import re
 from dataclasses import dataclass
 
-# As markdown-it's normalisation: \r\n and \r end lines too, and NUL becomes U+FFFD.
 LINE_BREAKS = re.compile(r"\r\n?")
+# Lines that open a container or an HTML block (list item, block quote, `<…`) or indent with a tab: only a
+# parser knows what a fence means after them. Matched against "\n" + body + "\n": a literal first
+# character lets the regex engine skip ahead.
 NOT_FLAT = re.compile(r"\n(?: {0,3}(?:[-+*]|\d{1,9}[.)])[ \t\n]| {0,3}[<>]| *\t)")
 FENCE_LINE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$", re.MULTILINE)
 INDENTED_LINE = re.compile(r"^ {4,}[^ \n]", re.MULTILINE)
@@ -40,6 +42,7 @@ class FlatScan:
 
 
 def normalize(body: str) -> str:
+    """As markdown-it normalises a source: CR LF and a lone CR end lines too, and NUL becomes U+FFFD."""
     return LINE_BREAKS.sub("\n", body).replace("\0", "\ufffd")
 
 
