@@ -378,6 +378,12 @@ class _StubServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
 
 
+# How our helper processes (this stub, the snippet workers) start Python: -I (isolated: no PYTHON* variables,
+# no user site) would drop PYTHONDONTWRITEBYTECODE, so it is passed on as -B, and a caller who asked for no
+# bytecode gets no __pycache__ in scripts/.
+ISOLATED_PYTHON = (sys.executable, "-I", *(("-B",) if sys.flags.dont_write_bytecode else ()))
+
+
 class OpenAIStub:
     """The stub server in a process of its own while the context is open.
 
@@ -398,9 +404,16 @@ class OpenAIStub:
             raise RuntimeError("the stub is not running")
         return self._base_url
 
+    @property
+    def pipe_fds(self) -> tuple[int, int]:
+        """Our ends of the pipes to the stub's process (a process forked from ours must close them)."""
+        if self._process is None or self._process.stdin is None or self._process.stdout is None:
+            raise RuntimeError("the stub is not running")
+        return self._process.stdin.fileno(), self._process.stdout.fileno()
+
     def __enter__(self) -> "OpenAIStub":
-        self._process = subprocess.Popen([sys.executable, "-I", *(("-B",) if sys.flags.dont_write_bytecode else ()), __file__], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, text=True)
+        self._process = subprocess.Popen([*ISOLATED_PYTHON, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         text=True)
         assert self._process.stdout is not None
         announced = self._process.stdout.readline().strip()
         if not announced.startswith("http://127.0.0.1:"):

@@ -11,7 +11,6 @@ import os
 import selectors
 import signal
 import subprocess
-import sys
 import tempfile
 from collections import deque
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 from types import CodeType
 from typing import IO, Any
 
+from scripts.openai_stub import ISOLATED_PYTHON
 from scripts.snippet_worker import read_frame, send_frame
 from scripts.snippets import SetupCode
 
@@ -74,12 +74,6 @@ def compile_block(code: str, first_line: int, filename: str) -> CodeType | Pytho
         return PythonOutcome(passed=False, message=f"cannot compile: {err}", line=first_line)
 
 
-def syntax_error(code: str, first_line: int, filename: str) -> PythonOutcome | None:
-    """A failed outcome if the block does not compile, else None."""
-    compiled = compile_block(code, first_line, filename)
-    return compiled if isinstance(compiled, PythonOutcome) else None
-
-
 def _compiled(given: CodeType | None, code: str, first_line: int, filename: str) -> CodeType:
     if given is not None:
         return given
@@ -89,9 +83,6 @@ def _compiled(given: CodeType | None, code: str, first_line: int, filename: str)
     return compiled
 
 
-# -I (isolated: no PYTHON* variables, no user site) would drop PYTHONDONTWRITEBYTECODE: pass it on as -B,
-# so a caller who asked for no bytecode gets no __pycache__ in scripts/ from the worker or the stub.
-_BYTECODE_FLAG = ("-B",) if sys.flags.dont_write_bytecode else ()
 
 class _Worker:
     """A worker as the runner sees it: its two pipes, and the process that must end when the run ends (the
@@ -109,7 +100,7 @@ class _Worker:
     @staticmethod
     def _start(home: str, channels: list[str], **pipes: Any) -> subprocess.Popen[bytes]:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": home}
-        return subprocess.Popen([sys.executable, "-I", *_BYTECODE_FLAG, str(WORKER_SCRIPT), str(STUB_SCRIPT), *channels],
+        return subprocess.Popen([*ISOLATED_PYTHON, str(WORKER_SCRIPT), str(STUB_SCRIPT), *channels],
                                 env=env, cwd=home, **pipes)
 
     @classmethod

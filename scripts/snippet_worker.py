@@ -50,7 +50,6 @@ import shutil
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import traceback
@@ -175,17 +174,6 @@ def isolate_network() -> bool:
         flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
     return True
-
-
-def start_stub(stub_script: str) -> tuple[subprocess.Popen[str], str]:
-    """This worker's own OpenAI stub (inside its namespace); it stops when its stdin closes."""
-    stub = subprocess.Popen([sys.executable, "-I", *(("-B",) if sys.flags.dont_write_bytecode else ()), stub_script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
-    assert stub.stdout is not None
-    base_url = stub.stdout.readline().strip()
-    if not base_url.startswith("http://127.0.0.1:"):
-        raise RuntimeError("the OpenAI stub failed to start")
-    return stub, base_url
 
 
 # The stub samples reach. A zygote warms the SDK up before any worker has started its stub (the SDK's own
@@ -564,7 +552,7 @@ def read_frame(stream: Any) -> dict[str, Any] | None:
     return marshal.loads(data) if len(data) == size else None
 
 
-def prepare_sdk(stub_script: str) -> NetworkGuard:
+def prepare_sdk(stub: Any) -> NetworkGuard:
     """What every worker sets up alike, before it forks any child: environment, network guard, alarm
     handler, the OpenAI redirect and in-process answers, and a warm SDK."""
     os.environ.clear()
@@ -573,38 +561,34 @@ def prepare_sdk(stub_script: str) -> NetworkGuard:
     guard.install()
     signal.signal(signal.SIGALRM, _time_is_up)
     redirect_openai_clients()
-    answer_sdk_in_process(load_stub(stub_script))
+    answer_sdk_in_process(stub)
     warm_up()
     return guard
 
 
-def serve(jobs_fd: int, results_fd: int, stub_script: str, guard: NetworkGuard) -> None:
+def serve(jobs_fd: int, results_fd: int, stub: Any, guard: NetworkGuard) -> None:
     """Be one worker: a network namespace and stub of its own, then a child per job until the jobs end."""
     # The protocol stays on these private descriptors; a child's prints never reach the runner's pipe.
     jobs_in = os.fdopen(jobs_fd, "rb")
     results_out = os.fdopen(results_fd, "wb")
     network = "namespace" if isolate_network() else "guard"
-    stub, base_url = start_stub(stub_script)
-    assert stub.stdin is not None and stub.stdout is not None
-    private_fds = (jobs_in.fileno(), results_out.fileno(), stub.stdin.fileno(), stub.stdout.fileno())
     # Per-block directories are made and removed thousands of times: on tmpfs when there is one.
     shm = "/dev/shm"
     scratch = tempfile.mkdtemp(prefix="snippet-worker-", dir=shm if os.access(shm, os.W_OK) else None)
     try:
-        runner = BlockRunner(scratch, guard, private_fds)
-        os.environ.update(HOME=runner.workdir, TMPDIR=runner.workdir)
-        set_stub_url(base_url)
-        prepare_children(runner.workdir)
-        runner.restore_fork_handlers = hold_fork_handlers()
-        gc.collect()
-        gc.freeze()  # children then share the warm heap instead of copying it on the next collection
-        send_frame(results_out, {"ready": True, "network": network, "pid": os.getpid()})
-        while (job := read_frame(jobs_in)) is not None:
-            send_frame(results_out, runner.run(job))
+        with stub.OpenAIStub() as server:  # started inside the namespace; stopped when the jobs end
+            runner = BlockRunner(scratch, guard, (jobs_in.fileno(), results_out.fileno(), *server.pipe_fds))
+            os.environ.update(HOME=runner.workdir, TMPDIR=runner.workdir)
+            set_stub_url(server.base_url)
+            prepare_children(runner.workdir)
+            runner.restore_fork_handlers = hold_fork_handlers()
+            gc.collect()
+            gc.freeze()  # children then share the warm heap instead of copying it on the next collection
+            send_frame(results_out, {"ready": True, "network": network, "pid": os.getpid()})
+            while (job := read_frame(jobs_in)) is not None:
+                send_frame(results_out, runner.run(job))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        stub.stdin.close()
-        stub.wait(timeout=10)
 
 
 def main() -> None:
@@ -620,9 +604,10 @@ def main() -> None:
     os.dup2(null, 0)
     os.dup2(null, 1)
     os.close(null)
-    guard = prepare_sdk(stub_script)
+    stub = load_stub(stub_script)
+    guard = prepare_sdk(stub)
     if standalone:
-        serve(*channels[0], stub_script, guard)
+        serve(*channels[0], stub, guard)
         return
     gc.collect()
     gc.freeze()  # the workers share the warm heap too: none of them walks (and so copies) it to collect
@@ -634,7 +619,7 @@ def main() -> None:
             try:
                 for fd in {fd for pair in channels for fd in pair} - {jobs_fd, results_fd}:
                     os.close(fd)
-                serve(jobs_fd, results_fd, stub_script, guard)
+                serve(jobs_fd, results_fd, stub, guard)
             except BaseException:  # noqa: BLE001 - the runner sees the worker's channel close
                 traceback.print_exc()
                 status = 1
