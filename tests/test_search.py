@@ -12,6 +12,7 @@ import pytest
 from scripts.errors import UsageError
 from scripts.search import index_site, pagefind_binary
 from scripts.site import build_site
+from tests.conftest import write_wombat_posts
 
 ANNOUNCEMENT = {"en": "/blog/qwen2.5-max/", "zh-cn": "/zh/blog/qwen2.5-max/"}
 
@@ -109,3 +110,30 @@ def test_search_page_is_in_the_header_menu_but_not_in_feeds_or_the_index(built_s
         assert links and not any(link.endswith("/search/") for link in links), f"{feed}: {links}"
     pages = indexed_pages(built_site / "pagefind")
     assert "/search/" not in pages["en"] and "/zh/search/" not in pages["zh-cn"]
+
+
+def all_indexed_pages(bundle: Path) -> dict[str, list[str]]:
+    """language -> URLs indexed in the first bundle and in every part, in that order (repeats kept)."""
+    urls: dict[str, list[str]] = {}
+    for each in [bundle, *sorted((bundle / "parts").glob("*"), key=lambda p: int(p.name))]:
+        for language, pages in indexed_pages(each).items():
+            urls.setdefault(language, []).extend(sorted(pages))
+    return urls
+
+
+def test_a_large_site_is_indexed_in_bundles_that_together_hold_every_page_once(project: Path, tmp_path: Path):
+    write_wombat_posts(project, 6)
+    site = build_site(project, destination=tmp_path / "site", search=False).destination
+    whole = {lang: sorted(urls) for lang, urls in all_indexed_pages(index_site(site).bundle).items()}
+    assert json.loads((site / "pagefind" / "parts.json").read_text(encoding="utf-8")) == {}, "one bundle: no parts"
+
+    # 7 pages a language (the announcement and 6 posts), at most 4 a bundle: 4 bundles.
+    split = index_site(site, pages_per_bundle=4)
+    assert split.bundles == 4 and split.pages_by_language == {"en": 7, "zh-cn": 7}
+    parts = json.loads((site / "pagefind" / "parts.json").read_text(encoding="utf-8"))
+    assert parts == {lang: ["parts/1/", "parts/2/", "parts/3/"] for lang in ("en", "zh-cn")}
+    assert {lang: sorted(urls) for lang, urls in all_indexed_pages(split.bundle).items()} == whole, \
+        "every page in exactly one bundle"
+    for bundle in (site / "pagefind", *(site / "pagefind" / "parts").iterdir()):
+        assert (bundle / "pagefind-entry.json").is_file() and (bundle / "pagefind.js").is_file()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".pagefind-stage-")] == [], "staging removed"

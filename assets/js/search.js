@@ -7,12 +7,25 @@ const status = document.getElementById("search-status");
 const list = document.getElementById("search-results");
 const MAX_RESULTS = 20;
 
+// A large site's index comes in several bundles (see scripts/search.py): parts.json, beside pagefind.js,
+// lists the further ones per language key (<html lang>, lower-cased), to be merged into the first.
+async function bundleParts(bundleUrl) {
+  const response = await fetch(new URL("parts.json", bundleUrl));
+  if (!response.ok) return [];
+  const parts = await response.json();
+  const lang = document.documentElement.lang.toLowerCase();
+  return (parts[lang] ?? parts[lang.split("-")[0]] ?? []).map((part) => new URL(part, bundleUrl).pathname);
+}
+
 let pagefindReady = null;
 function loadPagefind() {
-  pagefindReady ??= import(form.dataset.pagefindSrc).then(async (pagefind) => {
-    await pagefind.options({ baseUrl: form.dataset.baseUrl });
-    return pagefind;
-  });
+  const bundleUrl = new URL(".", new URL(form.dataset.pagefindSrc, location.href));
+  pagefindReady ??= Promise.all([import(form.dataset.pagefindSrc), bundleParts(bundleUrl)])
+    .then(async ([pagefind, parts]) => {
+      await pagefind.options({ baseUrl: form.dataset.baseUrl });
+      for (const part of parts) await pagefind.mergeIndex(part, { baseUrl: form.dataset.baseUrl });
+      return pagefind;
+    });
   return pagefindReady;
 }
 

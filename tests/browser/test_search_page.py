@@ -1,10 +1,16 @@
 """Search, as a reader without a mouse: reach the search page, type, reach the announcement."""
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import only_at
+from scripts.static_server import StaticServer
+from tests.browser.conftest import SUB_PATH, Site, only_at
+from tests.conftest import copy_project, write_wombat_posts
 
 pytestmark = pytest.mark.browser
 
@@ -53,3 +59,39 @@ def test_a_query_in_the_address_is_searched_and_nonsense_finds_nothing(site, pag
     page.locator("#search-input").fill("zzqxjvkw")
     expect(page.locator("#search-results li")).to_have_count(0)
     expect(page.locator("#search-status")).not_to_be_empty()
+
+
+@pytest.fixture(scope="module")
+def split_index_site(chromium_executable: Path):
+    """The project plus six wombat posts a language, its search index split into 4 bundles (at most 4 pages
+    each), served under the sub-path."""
+    from scripts.search import index_site
+    from scripts.site import build_site
+
+    work = Path(tempfile.mkdtemp(prefix="browser-split-"))
+    project = copy_project(work / "project")
+    write_wombat_posts(project, 6)
+    server = StaticServer(work / "site", SUB_PATH)
+    try:
+        build_site(project, destination=work / "site", base_url=server.base_url, search=False)
+        assert index_site(work / "site", pages_per_bundle=4).bundles == 4
+        with server:
+            yield Site(dir=work / "site", server=server)
+    finally:
+        server.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@only_at("desktop")
+@pytest.mark.parametrize("home, word", [("", "wombat"), ("zh/", "袋熊")])
+def test_a_split_index_is_searched_whole(split_index_site, page, traffic, home, word):
+    site = split_index_site
+    page.goto(site.url(f"{home}search/?q={word}"))
+    results = page.locator("#search-results li a")
+    expect(results).to_have_count(6)  # the six posts, spread over all four bundles
+    hrefs = sorted(results.evaluate_all("links => links.map(a => a.href)"))
+    assert hrefs == sorted(site.url(f"{home}blog/wombat-{n}/") for n in range(6))
+    page.locator("#search-input").fill("fossa")  # wombat-5's own word
+    expect(results).to_have_count(1)
+    assert results.first.evaluate("a => a.href") == site.url(f"{home}blog/wombat-5/")
+    assert traffic.third_party == [] and traffic.page_errors == []
