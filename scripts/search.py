@@ -23,8 +23,8 @@ PARTS_DIR = "parts"  # a large site's further bundles: pagefind/parts/1/, pagefi
 PARTS_FILE = "parts.json"  # pagefind/parts.json: {language key: [bundle URLs relative to pagefind/]}
 # Pagefind holds about 330 KB per indexed page until it writes the index (linear; 625 MB for the 2,000
 # pages of the 1,000-post benchmark, 5.4 GB for 20,000), and no option bounds it. Past this many pages
-# the index is split into bundles of at most this many, each indexed by a Pagefind run of its own
-# (about 1 GB each), which the search page merges.
+# the index is split into bundles of this many or fewer (give or take one page a language), each
+# indexed by a Pagefind run of its own (about 1 GB each), which the search page merges.
 PAGES_PER_BUNDLE = 3000
 SEARCHABLE = b"data-pagefind-body"
 HTML_LANG = re.compile(rb"<html[^>]*?\slang=[\"']?([^\"'\s>]+)", re.IGNORECASE)
@@ -109,10 +109,9 @@ def _run_pagefind(site_dir: Path, output: Path) -> dict:
 
 
 def _deal_into_bundles(site_dir: Path, html_files: list[Path], pages_per_bundle: int) -> list[list[Path]]:
-    """The searchable pages (relative paths), dealt out per language over as few bundles as hold them.
-
-    Every bundle then holds pages of every language that has enough of them, and the first bundle, the
-    one pagefind.js loads, holds every language."""
+    """The searchable pages (relative paths), dealt out per language over ceil(pages / pages_per_bundle)
+    bundles. Every language starts at the first bundle, the one pagefind.js loads, so that bundle holds
+    every language, and each bundle holds pages of every language that has enough of them."""
     by_language: dict[str, list[Path]] = {}
     for path in html_files:
         html = path.read_bytes()
