@@ -48,7 +48,16 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002
         pass
 
+    def _leave_flight(self) -> None:
+        # Before the answer goes out: once the checker has it, it may start its next request at once, which
+        # must not find this one still counted.
+        if self.in_flight:
+            self.in_flight = False
+            with self.recorder.lock:
+                self.recorder.in_flight -= 1
+
     def _answer(self, status: int, body: bytes = b"", headers: dict | None = None) -> None:
+        self._leave_flight()
         self.send_response(status)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -66,13 +75,13 @@ class Handler(BaseHTTPRequestHandler):
             hit = rec.hits[path]
             rec.in_flight += 1
             rec.max_in_flight = max(rec.max_in_flight, rec.in_flight)
+        self.in_flight = True
         try:
             self._route(path, hit)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the checker gave up waiting, as it should
         finally:
-            with rec.lock:
-                rec.in_flight -= 1
+            self._leave_flight()
 
     def _route(self, path: str, hit: int) -> None:
         html = {"Content-Type": "text/html; charset=utf-8"}
