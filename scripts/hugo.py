@@ -171,4 +171,5 @@ def _waits_for_lock(pid: int) -> bool:
     except OSError:
         return False
     # A blocked request reads `1: -> FLOCK  ADVISORY  WRITE <pid> <dev:inode> 0 EOF`.
-    return any(line.split()[1:2] == ["->"] and line.split()[5:6] == [str(pid)] for line in locks.splitlines())
+    blocked = (fields for fields in map(str.split, locks.splitlines()) if fields[1:2] == ["->"])
+    return any(fields[5:6] == [str(pid)] for fields in blocked)
