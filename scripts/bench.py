@@ -366,7 +366,7 @@ def bench_steps(*, only: set[str] | None = None) -> list[Step]:
         Step("hugo", "hugo --minify (bare)", (str(hugo_binary()), "--minify"), remove_site=True),
         Step("build_hugo", "invoke build --no-search", (*invoke, "build", "--no-search"), remove_site=True,
              compare_to="hugo", ratio_budget=1.2),
-        # As `invoke build` runs it: in bundles of at most PAGES_PER_BUNDLE pages on a large site.
+        # As `invoke build` runs it: in bundles of about PAGES_PER_BUNDLE pages on a large site.
         Step("pagefind", "Pagefind index (alone)", (sys.executable, "-c", INDEX_SITE)),
         Step("build", "invoke build (Hugo + Pagefind)", (*invoke, "build"), remove_site=True, compare_to="hugo"),
         Step("lint", "invoke lint", (*invoke, "lint"), budget_seconds=2.0),

@@ -83,7 +83,6 @@ def _compiled(given: CodeType | None, code: str, first_line: int, filename: str)
     return compiled
 
 
-
 class _Worker:
     """A worker as the runner sees it: its two pipes, and the process that must end when the run ends (the
     worker itself, or the zygote that forked it and its siblings)."""
