@@ -95,13 +95,14 @@ def test_a_hugo_waiting_for_another_builds_lock_is_not_taken_for_hung(project: P
     # Another build of the same project holds .hugo_build.lock for longer than all attempts' stall time.
     lock = os.open(project / ".hugo_build.lock", os.O_RDWR | os.O_CREAT)
     fcntl.flock(lock, fcntl.LOCK_EX)
-    release = threading.Timer(BUILD_ATTEMPTS * 1 + 3, os.close, (lock,))
+    release = threading.Timer(BUILD_ATTEMPTS * 1 + 3, fcntl.flock, (lock, fcntl.LOCK_UN))
     release.start()
     try:
         build(BuildOptions(source=project, destination=project / "public", stall_seconds=1))
     finally:
         release.cancel()
         release.join()
+        os.close(lock)  # here, not in the timer: a build that failed early must not leave it open
     assert (project / "public" / "blog" / "hello" / "index.html").is_file()
 
 
