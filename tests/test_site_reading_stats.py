@@ -3,15 +3,23 @@ the Markdown source so that lists never render the posts they list; the same fig
 shown; within 4% of Hugo's own .WordCount; markup is not counted."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from scripts.errors import CheckFailed
 from scripts.hugo import BuildOptions, build
-from tests.conftest import copy_project, parse
+from tests.conftest import ROOT, copy_project, parse
 
 EN_POST = "blog/qwen2.5-max/index.html"
 ZH_POST = "zh/blog/qwen2.5-max/index.html"
@@ -117,3 +125,44 @@ def test_counts_stay_within_four_percent_of_hugos_word_count(tmp_path: Path):
         minutes, words = (int(re.match(r"\d+", s).group()) for s in stats(header))
         assert abs(words - hugo_words) <= 0.04 * hugo_words, (post, words, hugo_words)
         assert minutes == hugo_minutes, post
+
+
+def test_a_post_edited_while_serving_shows_its_new_counts_in_lists(tmp_path: Path):
+    # The counts are memoised in the page's Store under a fixed key: this holds only because Hugo's
+    # server makes a new page, with an empty Store, when the post's file changes.
+    root = copy_project(tmp_path / "project")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # What `invoke serve` runs, on the copy.
+    serve = f"from pathlib import Path; from scripts.site import serve_site; serve_site(Path({str(root)!r}), port={port})"
+    server = subprocess.Popen([sys.executable, "-c", serve], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def home_counts() -> tuple[str, str] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                page = HTMLParser(response.read().decode("utf-8"))
+        except OSError:
+            return None
+        return entry_stats(page, "/blog/qwen2.5-max/")
+
+    def wait_for(predicate) -> tuple[str, str]:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            counts = home_counts()
+            if counts is not None and predicate(counts):
+                return counts
+            time.sleep(0.3)
+        raise AssertionError(f"the home page never showed the expected counts (last: {home_counts()})")
+
+    try:
+        before = wait_for(lambda counts: True)
+        post = root / "content" / "blog" / "qwen2.5-max" / "index.md"
+        post.write_text(post.read_text(encoding="utf-8") + "\n\n" + "wombat " * 500 + "\n", encoding="utf-8")
+        words_before = int(re.match(r"\d+", before[1]).group())
+        after = wait_for(lambda counts: counts != before)
+        assert int(re.match(r"\d+", after[1]).group()) == words_before + 500
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
