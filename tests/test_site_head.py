@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import parse
+from scripts.hugo import BuildOptions, build
+from tests.conftest import copy_project, parse
 
 POSTS = {
     "en": ("blog/qwen2.5-max/index.html", "Qwen2.5-Max: Exploring the Intelligence of Large-scale MoE Model",
@@ -157,3 +158,43 @@ def test_every_local_stylesheet_script_and_icon_exists(built_site: Path):
                     f"{html.relative_to(built_site)}: {url} is not in the site"
                 checked.add(url)
     assert "/favicon.svg" in checked
+
+
+MARKED_UP = """---
+title: "Marked up"
+date: 2025-02-01T10:00:00+08:00
+tags: ["Notes"]
+description: 'Scores & "quotes" <b>bold</b>, 5 < 6, &lt;script&gt;x&lt;/script&gt;'
+cover:
+  image: "https://cdn.example.org/cover.png?w=1200&h=630"
+---
+
+See [the announcement](/blog/qwen2.5-max/?from=a&to=b#top) and [elsewhere](https://example.org/?a=1&b=2).
+"""
+
+
+@pytest.fixture(scope="module")
+def marked_up(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = copy_project(tmp_path_factory.mktemp("head") / "project")
+    (root / "content" / "blog" / "marked-up").mkdir()
+    (root / "content" / "blog" / "marked-up" / "index.md").write_text(MARKED_UP, encoding="utf-8")
+    build(BuildOptions(source=root, destination=root / "public"))
+    return root / "public"
+
+
+def test_text_and_urls_with_markup_characters_are_escaped_once_wherever_they_are_shown(marked_up: Path):
+    # The description is plain text in every place: its tags dropped, its entities decoded, and what they
+    # spell shown as text, never parsed as markup. The cover URL keeps its query.
+    text, image = 'Scores & "quotes" bold, 5 < 6, <script>x</script>', "https://cdn.example.org/cover.png?w=1200&h=630"
+    page = parse(marked_up / "blog/marked-up/index.html")
+    for attr, name in (("name", "description"), ("property", "og:description"), ("name", "twitter:description")):
+        assert meta(page, attr, name) == text, name
+    assert meta(page, "property", "og:image") == image and meta(page, "name", "twitter:image") == image
+    data = json.loads(page.css_first('script[type="application/ld+json"]').text())
+    assert (data["description"], data["image"]) == (text, image)
+    links = {a.text(): a.attributes["href"] for a in page.css(".post-content a")}
+    assert links == {"the announcement": "/blog/qwen2.5-max/?from=a&to=b#top",
+                     "elsewhere": "https://example.org/?a=1&b=2"}
+    entry = next(e for e in parse(marked_up / "blog/index.html").css("article.post-entry")
+                 if e.css_first("h2 a").attributes["href"] == "/blog/marked-up/")
+    assert entry.css_first(".entry-summary").text() == text
