@@ -185,7 +185,8 @@ def marked_up(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_text_and_urls_with_markup_characters_are_escaped_once_wherever_they_are_shown(marked_up: Path):
     # The description is plain text in every place: its tags dropped, its entities decoded, and what they
     # spell shown as text, never parsed as markup. The cover URL keeps its query.
-    text, image = 'Scores & "quotes" bold, 5 < 6, <script>x</script>', "https://cdn.example.org/cover.png?w=1200&h=630"
+    text = 'Scores & "quotes" bold, 5 < 6, <script>x</script>'
+    image = "https://cdn.example.org/cover.png?w=1200&h=630"
     page = parse(marked_up / "blog/marked-up/index.html")
     for attr, name in (("name", "description"), ("property", "og:description"), ("name", "twitter:description")):
         assert meta(page, attr, name) == text, name
