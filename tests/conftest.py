@@ -50,6 +50,9 @@ def parse(path: Path) -> HTMLParser:
     return HTMLParser(path.read_text(encoding="utf-8"))
 
 
+OWN_WORDS = ("aardvark", "bandicoot", "capybara", "dugong", "echidna", "fossa")
+
+
 def write_wombat_posts(project: Path, count: int) -> None:
     """`count` (at most 6) short posts in English and Chinese, each about wombats (袋熊) and with a word of
     its own (OWN_WORDS): enough pages to split the search index into several bundles."""
@@ -61,6 +64,3 @@ def write_wombat_posts(project: Path, count: int) -> None:
                 ("index.zh.md", f"袋熊笔记 {n}", f"袋熊在夜里挖洞。它自己的词：{own}。")):
             (bundle / name).write_text(f'---\ntitle: "{title}"\ndate: 2024-03-{n + 1:02d}T10:00:00+08:00\n'
                                        f'description: "{title}"\n---\n\n{body}\n', encoding="utf-8")
-
-
-OWN_WORDS = ("aardvark", "bandicoot", "capybara", "dugong", "echidna", "fossa")

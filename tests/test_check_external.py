@@ -44,6 +44,7 @@ class Recorder:
 class Handler(BaseHTTPRequestHandler):
     recorder: Recorder
     protocol_version = "HTTP/1.1"
+    counted_in_flight = False  # whether this connection's current request is in recorder.in_flight
 
     def log_message(self, format, *args):  # noqa: A002
         pass
@@ -51,8 +52,8 @@ class Handler(BaseHTTPRequestHandler):
     def _leave_flight(self) -> None:
         # Before the answer goes out: once the checker has it, it may start its next request at once, which
         # must not find this one still counted.
-        if self.in_flight:
-            self.in_flight = False
+        if self.counted_in_flight:
+            self.counted_in_flight = False
             with self.recorder.lock:
                 self.recorder.in_flight -= 1
 
@@ -75,7 +76,7 @@ class Handler(BaseHTTPRequestHandler):
             hit = rec.hits[path]
             rec.in_flight += 1
             rec.max_in_flight = max(rec.max_in_flight, rec.in_flight)
-        self.in_flight = True
+        self.counted_in_flight = True
         try:
             self._route(path, hit)
         except (BrokenPipeError, ConnectionResetError):
