@@ -165,3 +165,18 @@ def test_a_step_past_its_timeout_is_stopped_with_its_children_and_reported_as_a_
     assert 1.0 <= float(out[1]) < 5
     assert out[2] == "0"  # the grandchild was stopped with it, not left to the orphan sweep
     assert time.monotonic() - started < 10
+
+
+def test_bench_budgets_judge_our_steps_not_the_tools_they_are_compared_with():
+    from scripts.bench import BenchResult, Sample, StepResult, bench_steps
+
+    defs = {step.name: step for step in bench_steps(only={"hugo", "build_hugo"})}
+    over_2_gb = {"hugo": 5094.0, "build_hugo": 2100.0}  # bare Hugo at 10,000 posts takes 5 GB; ours must not
+    steps = {name: StepResult(name, defs[name].label, [Sample(seconds=10.0, cpu_seconds=19.0, peak_rss_mb=mb,
+                                                              exit_code=0)])
+             for name, mb in over_2_gb.items()}
+    result = BenchResult(posts=1000, seed=0, runs=1, started="2026-11-29T14:00:00", machine={"cpus": 2},
+                         generate_seconds=1.0, html_pages=2851, steps=steps, step_defs=defs)
+    budget_lines = result.render().split("budgets:")[1].strip().splitlines()
+    assert [line.split(":")[0].split() for line in budget_lines] == [
+        ["ok", "build_hugo", "/", "hugo"], ["OVER", "build_hugo", "peak", "memory"]]
