@@ -60,6 +60,8 @@ def test_check_passes_on_the_real_project(project: Path):
     assert statuses == {stage: "ok" for stage in STAGES}
     assert list(statuses) == list(STAGES)  # in this order
     assert (project / "site" / "index.html").is_file()
+    written = sum(1 for _ in (project / "site").rglob("*.html"))
+    assert f" {written} HTML pages (search index not built)" in output
     assert output.strip().splitlines()[-1].startswith("all 4 checks passed")
 
 
