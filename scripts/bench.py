@@ -393,6 +393,7 @@ def run_bench(root: Path, *, posts: int = 1000, runs: int = 3, seed: int = 0, on
               progress: Callable[[str], None] | None = None) -> BenchResult:
     """Generate the corpus in a temporary project copy, run every step `runs` times, and return the timings."""
     from .corpus import make_bench_project
+    from .site import count_html_files
 
     if posts < 2:
         raise UsageError(f"--posts must be at least 2, got {posts}")
@@ -417,7 +418,7 @@ def run_bench(root: Path, *, posts: int = 1000, runs: int = 3, seed: int = 0, on
         warm = measure(bare_hugo, cwd=project)
         if warm.exit_code:
             raise UsageError(f"hugo failed on the generated site:\n{warm.output_tail}")
-        html_pages = sum(1 for _ in (project / "site").rglob("*.html"))
+        html_pages = count_html_files(project / "site")
         results = {s.name: StepResult(s.name, s.label) for s in steps}
         for run in range(runs):
             for step in steps:

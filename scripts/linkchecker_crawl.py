@@ -175,7 +175,7 @@ def crawl_site(project_root: Path, *, site_dir: Path | None = None) -> LinkRepor
     outside the crawl). Without, the site is built afresh for the loopback URL into a temporary directory,
     so every link, absolute or relative, stays on the local server.
     """
-    from .site import build_site
+    from .site import build_site, count_html_files
 
     base_path = SiteURL.parse(configured_base_url(project_root)).path
     workdir = Path(tempfile.mkdtemp(prefix="qwen-crawl-", dir="/tmp"))
@@ -191,7 +191,7 @@ def crawl_site(project_root: Path, *, site_dir: Path | None = None) -> LinkRepor
             raise UsageError(f"no built site at {site_dir}: run `invoke build` first")
         with serve_directory(site_dir, base_path, server):
             output = run_linkchecker(start_url, workdir)
-        pages = sum(1 for _ in site_dir.rglob("*.html"))
+        pages = count_html_files(site_dir)
         return _report(parse_csv(output), start_url, project_root, pages)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
