@@ -288,6 +288,9 @@ class SnippetResult:
     message: str = ""
     line: int | None = None  # the Markdown line of the error itself
     output: str = ""  # what a Python block printed
+    # A Python block identical to one run before it (same code, same setup: typically one sample in a post
+    # and its translation) is not run again: it takes that run's result, and this is where that block is.
+    same_as: tuple[Path, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -344,7 +347,8 @@ class SnippetReport:
         if verbose:
             for r in self.results:
                 if r.language == "python" and r.status == "passed" and r.output:
-                    out.append(f"{self.where(r.path)}:{r.first_line}: python: passed, printed:")
+                    ran = f" (as {self.where(r.same_as[0])}:{r.same_as[1]}, run once for both)" if r.same_as else ""
+                    out.append(f"{self.where(r.path)}:{r.first_line}: python: passed{ran}, printed:")
                     out += ["    " + line for line in r.output.rstrip("\n").split("\n")]
         if out:
             out.append("")
@@ -365,6 +369,10 @@ class SnippetReport:
             out.append("  ".join([row[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(row[1:], widths[1:])]))
         checked = total["passed"] + total["failed"]
         problems = len(self.failures) + len(self.findings)
+        repeats = sum(r.same_as is not None for r in self.results)
+        if repeats:
+            out.append(f"{repeats} Python block{'s' if repeats != 1 else ''} identical to another (code and setup) "
+                       f"took its result instead of running again")
         verdict = "all pass" if self.ok else f"{problems} problem{'s' if problems != 1 else ''}"
         out.append(f"{checked} blocks checked in {self.files} Markdown files: {verdict}")
         if self.network == "guard":
@@ -400,7 +408,8 @@ def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | No
     """Check every fenced code block of every Markdown file under `content_dir`.
 
     Python blocks are compiled, then run (each in its own process, `timeout` seconds each, default 10)
-    against a local OpenAI-compatible stub; shell blocks go through `bash -n` and ShellCheck; JSON, YAML,
+    against a local OpenAI-compatible stub, a block identical to one already run (code and setup) taking
+    that run's result; shell blocks go through `bash -n` and ShellCheck; JSON, YAML,
     TOML and BibTeX are parsed; anything else is counted as unchecked.
     """
     from scripts.snippet_runner import DEFAULT_TIMEOUT, PythonJob, PythonOutcome, PythonRunner, compile_block
@@ -424,6 +433,11 @@ def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | No
         filenames = {post.path: str(root / post.path.relative_to(content_dir)) for post in posts}
         results: dict[int, SnippetResult] = {}
         jobs: list[PythonJob] = []
+        # A block runs once however often it appears: its result depends on nothing but its code and its
+        # post's setup (each run gets an empty directory, the same environment and the same stub). The
+        # announcement's sample appears in both languages, as a translated post's samples mostly do.
+        first_run: dict[tuple[str, str | None], PythonJob] = {}
+        repeats: list[tuple[PythonJob, PythonJob]] = []  # (a job not run, the identical job that is)
         compiled_setups: dict[Path, CodeType] = {}
         broken_setups: set[Path] = set()
         for post in posts:
@@ -450,8 +464,14 @@ def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | No
                     results[i] = SnippetResult(s.path, "python", s.first_line, "failed",
                                                "not run: the post's setup block does not compile")
                 else:
-                    jobs.append(PythonJob(i, filenames[s.path], s.code, s.first_line, setups[s.path], compiled,
-                                          compiled_setups.get(s.path)))
+                    setup = setups[s.path]
+                    job = PythonJob(i, filenames[s.path], s.code, s.first_line, setup, compiled,
+                                    compiled_setups.get(s.path))
+                    first = first_run.setdefault((s.code, setup.code if setup else None), job)
+                    if first is job:
+                        jobs.append(job)
+                    else:
+                        repeats.append((job, first))
             elif s.language in CHECKED_LANGUAGES:
                 static_indexes.append(i)
             else:
@@ -460,15 +480,24 @@ def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | No
         with ThreadPoolExecutor(max_workers=1) as pool:
             static = pool.submit(_static_outcomes, [snippets[i] for i in static_indexes], shellcheck)
             python_outcomes = runner.run(jobs)
+            # The repeats of a block that failed run after all, each on its own: a failure is reported with the
+            # line and output of the block it is in.
+            python_outcomes.update(runner.run([job for job, first in repeats
+                                               if not python_outcomes[first.key].passed]))
             static_outcomes = static.result()
         report.network = runner.network if jobs else ""
     for i, outcome in zip(static_indexes, static_outcomes):
         s = snippets[i]
         results[i] = SnippetResult(s.path, s.language, s.first_line, "passed" if outcome.passed else "failed",
                                    outcome.message, outcome.line)
-    for job in jobs:
-        s, outcome = snippets[job.key], python_outcomes[job.key]
-        results[job.key] = SnippetResult(s.path, "python", s.first_line, "passed" if outcome.passed else "failed",
-                                         outcome.message, outcome.line, outcome.output)
+    for key, outcome in python_outcomes.items():
+        s = snippets[key]
+        results[key] = SnippetResult(s.path, "python", s.first_line, "passed" if outcome.passed else "failed",
+                                     outcome.message, outcome.line, outcome.output)
+    for job, first in repeats:
+        if job.key not in results:
+            s, ran = snippets[job.key], results[first.key]
+            results[job.key] = SnippetResult(s.path, "python", s.first_line, ran.status, ran.message,
+                                             output=ran.output, same_as=(ran.path, ran.first_line))
     report.results = [results[i] for i in range(len(snippets))]
     return report

@@ -21,6 +21,8 @@ from scripts.snippets import SnippetReport, SnippetResult, check_snippets, extra
 from tests.conftest import ROOT
 
 ANNOUNCEMENT = ROOT / "content" / "blog" / "qwen2.5-max" / "index.md"
+# Where the "repeat" posts' blocks log each run of theirs (absolute: a block's own directory is fresh each run).
+RUNS_LOG = Path(tempfile.gettempdir()) / f"snippet-test-runs-{os.getpid()}.log"
 TEST_TIMEOUT = 2.0  # seconds per Python block; the infinite loop below costs this much
 PARENT_SECRET = "QWEN_SNIPPET_TEST_SECRET"
 
@@ -183,6 +185,16 @@ _, status = os.waitpid(pid, 0)
 worker.join()
 print("grandchild", os.waitstatus_to_exitcode(status))
 """)),
+    # One sample in three posts, as in a post and its translations: it runs once for the two posts that
+    # share code and setup, and again for the one whose setup differs. A failing block shared by two posts is
+    # run in each, so that each is reported at its own line.
+    "repeat-a": post("Repeat", fence("python", f"open({str(RUNS_LOG)!r}, 'a').write('ran\\n')\nprint('same')\n")
+                     + "\n" + fence("python", "import json\n\njson.loads('{broken')\n")),
+    "repeat-b": post("Repeat, translated", "多一段文字。\n\n"
+                     + fence("python", f"open({str(RUNS_LOG)!r}, 'a').write('ran\\n')\nprint('same')\n")
+                     + "\n又一段。\n\n" + fence("python", "import json\n\njson.loads('{broken')\n")),
+    "repeat-c": post("Repeat, other setup", "<!-- snippet: setup\nimport os\n-->\n\n"
+                     + fence("python", f"open({str(RUNS_LOG)!r}, 'a').write('ran\\n')\nprint('same')\n")),
     "a-worker-killer": post("Killer", fence("python", "import os, signal\n\nos.kill(os.getppid(), signal.SIGKILL)\n")),
     "http-stub": post("HTTP", fence("python", """
 import os
@@ -236,12 +248,14 @@ def checked() -> tuple[SnippetReport, Path]:
         bundle.mkdir(parents=True)
         (bundle / "index.md").write_text(text, encoding="utf-8")
     os.environ[PARENT_SECRET] = "must-not-leak"
+    RUNS_LOG.unlink(missing_ok=True)
     try:
         report = check_snippets(project / "content", project_root=project, timeout=TEST_TIMEOUT, workers=2)
     finally:
         del os.environ[PARENT_SECRET]
     yield report, project
     shutil.rmtree(project, ignore_errors=True)
+    RUNS_LOG.unlink(missing_ok=True)
 
 
 def results_of(report: SnippetReport, name: str) -> list[SnippetResult]:
@@ -403,6 +417,27 @@ def test_clients_a_sample_brings_reach_the_stub_over_http(checked):
     result = only(checked[0], "http-stub")
     assert result.status == "passed", result.message + result.output
     assert result.output.splitlines() == ["own client chat.completion", "requests 400 messages[0].role"]
+
+
+def test_a_block_repeated_with_the_same_setup_runs_once_and_a_failing_one_is_reported_in_each_post(checked):
+    report, project = checked
+    assert RUNS_LOG.read_text() == "ran\nran\n"  # once for repeat-a and repeat-b, once for repeat-c
+    first, failing_first = results_of(report, "repeat-a")
+    repeated, failing_repeated = results_of(report, "repeat-b")
+    (other_setup,) = results_of(report, "repeat-c")
+    assert (first.status, first.output, first.same_as) == ("passed", "same\n", None)
+    assert (repeated.status, repeated.output) == ("passed", "same\n")
+    assert repeated.same_as == (first.path, first.first_line) != (repeated.path, repeated.first_line)
+    assert (other_setup.status, other_setup.same_as) == ("passed", None)
+    for failing, name in ((failing_first, "repeat-a"), (failing_repeated, "repeat-b")):
+        assert failing.status == "failed" and failing.same_as is None
+        assert "JSONDecodeError" in failing.message
+        assert failing.line == line_of(name, "json.loads(") and "json.loads" in failing.output
+    assert line_of("repeat-a", "json.loads(") != line_of("repeat-b", "json.loads(")
+    text = report.render(verbose=True).splitlines()
+    assert "1 Python block identical to another (code and setup) took its result instead of running again" in text
+    assert (f"content/blog/repeat-b/index.md:{repeated.first_line}: python: passed "
+            f"(as content/blog/repeat-a/index.md:{first.first_line}, run once for both), printed:") in text
 
 
 def test_the_line_scan_leaves_bodies_it_cannot_read_to_markdown_it():
