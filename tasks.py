@@ -43,7 +43,7 @@ def user_errors(fn):
 @user_errors
 def build(c, base_url=None, drafts=False, future=False, no_search=False):
     """Render the site into site/ with Hugo."""
-    from scripts.site import build_site
+    from scripts.site.build import build_site
 
     result = build_site(ROOT, base_url=base_url, drafts=drafts, future=future, search=not no_search)
     print(f"built {result.pages} pages into {result.destination.relative_to(ROOT) if result.destination.is_relative_to(ROOT) else result.destination}")
@@ -62,7 +62,7 @@ def build(c, base_url=None, drafts=False, future=False, no_search=False):
 @user_errors
 def serve(c, port=1313, drafts=False, future=False):
     """Serve the site on 127.0.0.1 with Hugo's live reload."""
-    from scripts.site import serve_site
+    from scripts.site.build import serve_site
 
     serve_site(ROOT, port=int(port), drafts=drafts, future=future)
 
@@ -71,7 +71,7 @@ def serve(c, port=1313, drafts=False, future=False):
 @user_errors
 def clean(c):
     """Remove the built site (site/) and Hugo's caches (resources/_gen, .hugo_build.lock)."""
-    from scripts.site import clean_site
+    from scripts.site.build import clean_site
 
     for removed in clean_site(ROOT):
         print(f"removed {removed.relative_to(ROOT)}")
@@ -92,7 +92,7 @@ def clean(c):
 @user_errors
 def new_post(c, title=None, slug=None, lang=None, section="blog", date=None, draft=False, tags=None):
     """Create a post from archetypes/blog.md (via hugo new content) and print its path."""
-    from scripts.scaffold import PostRequest, create_post, parse_tags
+    from scripts.content.scaffold import PostRequest, create_post, parse_tags
 
     request = PostRequest(title=title, slug=slug, lang=lang, section=section, date=date, draft=draft,
                           tags=parse_tags(tags))
@@ -103,7 +103,7 @@ def new_post(c, title=None, slug=None, lang=None, section="blog", date=None, dra
 @user_errors
 def lint(c, strict=False):
     """Check the front matter and shortcodes of every page in content/."""
-    from scripts.lint import lint_content
+    from scripts.content.lint import lint_content
 
     report = lint_content(ROOT / "content", strict=strict)
     print(report.render())
@@ -142,7 +142,7 @@ def test(c, k=None, jobs="auto"):
 def publish(c, remote="origin", branch="gh-pages", cname=None, base_url=None, message=None, dry_run=False,
             force=False):
     """Build, check and push the site to a gh-pages branch of a git remote."""
-    from scripts.publish import PublishOptions, publish as publish_site
+    from scripts.site.publish import PublishOptions, publish as publish_site
 
     options = PublishOptions(remote=remote, branch=branch, cname=cname, base_url=base_url, message=message,
                              dry_run=dry_run, force=force)
@@ -162,7 +162,7 @@ def publish(c, remote="origin", branch="gh-pages", cname=None, base_url=None, me
 @user_errors
 def audit(c, page="zh/blog/qwen2.5-max/", lighthouse=True, strict=False, lighthouse_report=None):
     """Report Lighthouse scores, axe violations and page weight of the post, built and served locally."""
-    from scripts.audit import audit_site, report_lines
+    from scripts.perf.audit import audit_site, report_lines
 
     report = audit_site(ROOT, page=page, lighthouse=lighthouse,
                         lighthouse_report=Path(lighthouse_report) if lighthouse_report else None)
@@ -180,7 +180,7 @@ def audit(c, page="zh/blog/qwen2.5-max/", lighthouse=True, strict=False, lightho
 @user_errors
 def check_links(c, no_build=False, crawl=False):
     """Check that every internal link, image and #anchor of the built site resolves (both languages)."""
-    from scripts.links import check_links as run_check
+    from scripts.links.internal import check_links as run_check
 
     report = run_check(ROOT, build=not no_build, crawl=crawl)
     print(report.render())
@@ -204,7 +204,7 @@ def check_links(c, no_build=False, crawl=False):
 def check_external(c, include=None, exclude=None, no_cache=False, fragments=False, format="text",
                    no_build=False):
     """Check every external link, image and video of the built site over HTTP (polite, cached)."""
-    from scripts.external import run_check_external
+    from scripts.links.external import run_check_external
 
     report = run_check_external(ROOT, include=include or [], exclude=exclude or [], use_cache=not no_cache,
                                 fragments=fragments, output_format=format, build=not no_build,
@@ -225,7 +225,7 @@ def check_external(c, include=None, exclude=None, no_cache=False, fragments=Fals
 @user_errors
 def check_snippets(c, timeout=None, workers=None, verbose=False, no_shellcheck=False):
     """Check every code block in content/: run Python (offline, against an OpenAI stub), parse the rest."""
-    from scripts.snippets import check_snippets as check
+    from scripts.snippets.extract import check_snippets as check
 
     report = check(ROOT / "content", project_root=ROOT, timeout=_number("--timeout", timeout, float),
                    workers=_number("--workers", workers, int), shellcheck=not no_shellcheck)
@@ -268,7 +268,7 @@ def check(c, strict=False):
 @user_errors
 def bench(c, posts=1000, runs=3, output=None, seed=0, only=None, baseline=None, keep=False):
     """Time build, lint, link and snippet checks on a generated N-post site, against bare Hugo and LinkChecker."""
-    from scripts.bench import load_baseline, run_bench, write_json
+    from scripts.perf.bench import load_baseline, run_bench, write_json
 
     posts, runs, seed = _number("--posts", posts, int), _number("--runs", runs, int), _number("--seed", seed, int)
     steps = {name.strip() for name in only.split(",") if name.strip()} if only else None

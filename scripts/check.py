@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import EXIT_OK, EXIT_PROBLEMS, UserError
+from scripts.errors import EXIT_OK, EXIT_PROBLEMS, UserError
 
 STAGES = ("lint", "build", "check-links", "check-snippets")
 
@@ -104,7 +104,7 @@ def _last_line(text: str) -> str:
 
 
 def _lint(root: Path, strict: bool) -> tuple[bool, str, str]:
-    from .lint import lint_content
+    from scripts.content.lint import lint_content
 
     report = lint_content(root / "content", strict=strict)
     text = report.render()
@@ -112,7 +112,7 @@ def _lint(root: Path, strict: bool) -> tuple[bool, str, str]:
 
 
 def _build(root: Path) -> tuple[bool, str, str]:
-    from .site import build_site
+    from scripts.site.build import build_site
 
     # Hugo only: no stage reads the search index, and Pagefind would add a third to the time on a large
     # site. `invoke build` (and `invoke publish`) index it.
@@ -122,7 +122,7 @@ def _build(root: Path) -> tuple[bool, str, str]:
 
 
 def _links(root: Path) -> tuple[bool, str, str]:
-    from .links import check_internal
+    from scripts.links.internal import check_internal
 
     report = check_internal(root / "site", project_root=root)
     text = report.render()
@@ -130,7 +130,7 @@ def _links(root: Path) -> tuple[bool, str, str]:
 
 
 def _snippets(root: Path) -> tuple[bool, str, str]:
-    from .snippets import check_snippets
+    from scripts.snippets.extract import check_snippets
 
     report = check_snippets(root / "content", project_root=root)
     text = report.render()

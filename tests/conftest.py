@@ -37,8 +37,8 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real project built once per test session (per xdist worker) by `scripts.site.build_site`."""
-    from scripts.site import build_site
+    """The real project built once per test session (per xdist worker) by `scripts.site.build.build_site`."""
+    from scripts.site.build import build_site
 
     dest = tmp_path_factory.mktemp("site") / "site"
     build_site(ROOT, destination=dest)

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from scripts.browser import AXE_HINT, AXE_SCRIPT, CHROMIUM_FLAGS, CONTENT_MEDIA_HOST, chromium_path
-from scripts.static_server import StaticServer
+from scripts.perf.browser import AXE_HINT, AXE_SCRIPT, CHROMIUM_FLAGS, CONTENT_MEDIA_HOST, chromium_path
+from scripts.site.static_server import StaticServer
 from tests.conftest import ROOT, copy_project
 
 SUB_PATH = "/qwen-blog/"  # served under a sub-path, as a GitHub project page is: catches root-relative links
@@ -65,7 +65,7 @@ def axe_script() -> Path:
 @pytest.fixture(scope="session")
 def site(chromium_executable: Path):
     """The real project, built by `build_site` (Hugo, then Pagefind) for the address it is served at."""
-    from scripts.site import build_site
+    from scripts.site.build import build_site
 
     work = Path(tempfile.mkdtemp(prefix="browser-site-"))
     server = StaticServer(work / "site", SUB_PATH)
@@ -125,7 +125,7 @@ An introduction before the first heading.
 @pytest.fixture(scope="session")
 def blog_site(chromium_executable: Path):
     """A copy of the project with EXTRA_POSTS added, built and served like `site`."""
-    from scripts.site import build_site
+    from scripts.site.build import build_site
 
     work = Path(tempfile.mkdtemp(prefix="browser-blog-"))
     project = copy_project(work / "project")

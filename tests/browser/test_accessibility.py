@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.browser import axe_violations
+from scripts.perf.browser import axe_violations
 from tests.browser.conftest import only_at
 
 pytestmark = pytest.mark.browser

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts.audit import _figure_layout_shift
-from scripts.browser import CONTENT_MEDIA_HOST
-from scripts.static_server import StaticServer
+from scripts.perf.audit import _figure_layout_shift
+from scripts.perf.browser import CONTENT_MEDIA_HOST
+from scripts.site.static_server import StaticServer
 
 pytestmark = pytest.mark.browser
 

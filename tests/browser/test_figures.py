@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.browser import CONTENT_MEDIA_HOST
-from scripts.static_server import StaticServer
+from scripts.perf.browser import CONTENT_MEDIA_HOST
+from scripts.site.static_server import StaticServer
 from tests.browser.conftest import SUB_PATH, Site
 from tests.conftest import copy_project
 
@@ -155,7 +155,7 @@ def test_remote_figures_move_nothing_and_are_drawn_whole(site, new_context, view
 @pytest.fixture(scope="module")
 def sized_site(chromium_executable):
     """The project with the banner's size written in data/remote_images.yaml."""
-    from scripts.site import build_site
+    from scripts.site.build import build_site
 
     work = Path(tempfile.mkdtemp(prefix="browser-sized-"))
     project = copy_project(work / "project")

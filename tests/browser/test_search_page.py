@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from scripts.static_server import StaticServer
+from scripts.site.static_server import StaticServer
 from tests.browser.conftest import SUB_PATH, Site, only_at
 from tests.conftest import copy_project, write_wombat_posts
 
@@ -65,8 +65,8 @@ def test_a_query_in_the_address_is_searched_and_nonsense_finds_nothing(site, pag
 def split_index_site(chromium_executable: Path):
     """The project plus six wombat posts a language, its search index split into 4 bundles (at most 4 pages
     each), served under the sub-path."""
-    from scripts.search import index_site
-    from scripts.site import build_site
+    from scripts.site.search import index_site
+    from scripts.site.build import build_site
 
     work = Path(tempfile.mkdtemp(prefix="browser-split-"))
     project = copy_project(work / "project")

@@ -1,0 +1,76 @@
+"""Build, serve and clean the Hugo site."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from scripts.site import hugo
+from scripts.site import search as search_index
+from scripts.errors import UsageError
+
+
+@dataclass(frozen=True)
+class SiteBuild:
+    destination: Path
+    pages: int  # HTML files written
+    search: search_index.SearchIndex | None = None  # None when built with search=False
+
+
+def build_site(
+    root: Path,
+    *,
+    destination: Path | None = None,
+    base_url: str | None = None,
+    drafts: bool = False,
+    future: bool = False,
+    search: bool = True,
+) -> SiteBuild:
+    """Render the site with Hugo into `destination` (default: hugo.yaml's publishDir, site/), then index
+    it for search with Pagefind unless `search` is False (the benchmark times the two steps apart)."""
+    if not (root / "hugo.yaml").is_file():
+        raise UsageError(f"no hugo.yaml in {root}")
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise UsageError(f"--base-url must be an absolute http(s) URL, got {base_url!r}")
+    dest = destination or root / "site"
+    hugo.build(hugo.BuildOptions(source=root, destination=dest, base_url=base_url, drafts=drafts, future=future))
+    pages = count_html_files(dest)
+    index = search_index.index_site(dest) if search else None
+    return SiteBuild(destination=dest, pages=pages, search=index)
+
+
+def count_html_files(directory: Path) -> int:
+    """HTML files under `directory`. With os.walk, not Path.rglob, which took five times as long (0.15 s
+    against 0.03 s on the 1,000-post benchmark site's 2,900 directories): part of every build's overhead."""
+    return sum(name.endswith(".html") for _, _, names in os.walk(directory) for name in names)
+
+
+def serve_site(root: Path, *, port: int = 1313, drafts: bool = False, future: bool = False) -> None:
+    """Hugo's live-reload server on 127.0.0.1; returns when the user stops it."""
+    if not 0 < port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535, got {port}")
+    cmd = [str(hugo.hugo_binary()), "server", "--source", str(root), "--bind", "127.0.0.1",
+           "--port", str(port), "--baseURL", f"http://127.0.0.1:{port}/", "--renderToMemory"]
+    if drafts:
+        cmd.append("--buildDrafts")
+    if future:
+        cmd.append("--buildFuture")
+    try:
+        subprocess.run(cmd, check=False, env=hugo.hugo_environment())
+    except KeyboardInterrupt:
+        pass
+
+
+def clean_site(root: Path) -> list[Path]:
+    """Remove generated files; returns what was removed."""
+    removed = []
+    for generated in (root / "site", root / "resources" / "_gen", root / ".hugo_build.lock"):
+        if generated.is_dir():
+            shutil.rmtree(generated)
+            removed.append(generated)
+        elif generated.exists():
+            generated.unlink()
+            removed.append(generated)
+    return removed

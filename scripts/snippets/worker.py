@@ -1,0 +1,638 @@
+"""Warm workers that run Python code samples, each in a forked child of its own.
+
+Started by scripts/snippets/run.py as `python -I worker.py PATH/TO/stub.py J,R [J,R …]`;
+self-contained (it imports nothing from scripts/). This first process is a zygote: it imports the `openai`
+SDK and runs it until it is warm (see warm_up), then forks one worker per pair of pipe descriptors (jobs
+in, results out), so N workers cost one import. Without descriptors it is a single worker on stdin and
+stdout (the runner starts one so when a worker has died). Each worker moves into a network namespace of its
+own where only loopback exists (when the kernel lets it: root, or unprivileged user namespaces), so nothing
+a sample starts, not even a `curl` subprocess, can reach another host, and starts its own OpenAI stub
+inside it. A worker never runs a sample itself: for each job it forks a child, which
+
+  - gets its own process group, an empty directory as cwd, HOME and TMPDIR (made afresh for each block),
+    and a clean environment (no inherited secrets; dummy API keys; OPENAI_BASE_URL pointing at the stub);
+  - refuses any network address but loopback in Python, before a packet leaves (socket connect/sendto and
+    name lookups are guarded), and records the attempt so the report can say what happened — also where
+    no namespace could be made;
+  - redirects every OpenAI client it builds to the stub, whatever `base_url` the sample names; the SDK's
+    own HTTP clients get the stub's answer in-process (answer_sdk_in_process), others speak HTTP to it;
+  - runs the post's setup code and the block, which the runner compiled so that line numbers are Markdown
+    line numbers;
+  - writes its result to a pipe, and its output to a file.
+
+The worker kills the child's whole process group when the per-block timeout passes.
+
+Speed: a block's cost is mostly the pages of the worker's memory its child writes to, each of which the
+kernel copies for the child (~4 µs a page here). So whatever can be done once is done in the worker before
+forking (environment, network guard, redirect, stdio, file size limit, warm SDK), and the child does as
+little as it can: it neither compiles nor encodes JSON, and threading's and logging's at-fork handlers
+are held back from it (hold_fork_handlers).
+
+Protocol: frames of a 4-byte little-endian length and a `marshal`led dict (no JSON, so the worker's own
+work between forks stays small). In: {"id", "filename", "code", "setup", "timeout"}, where code and setup
+(or None) are code objects the runner compiled. Out: first {"ready": True, "network": "namespace" or
+"guard", "pid"}, then per job {"id", "status", "message", "line", "output"} with status "passed" or "failed".
+"""
+from __future__ import annotations
+
+import builtins
+import ctypes
+import errno
+import fcntl
+import gc
+import importlib.util
+import ipaddress
+import marshal
+import os
+import resource
+import select
+import shutil
+import signal
+import socket
+import struct
+import sys
+import tempfile
+import traceback
+from typing import Any, Callable
+
+DUMMY_API_KEY = "sk-snippet-check-dummy-key"
+OUTPUT_LIMIT = 64 * 1024  # characters of a block's output kept for the report
+FILE_SIZE_LIMIT = 64 * 1024 * 1024  # a runaway sample cannot fill the disk
+KILL_GRACE = 1.0  # seconds after the timeout before a child that ignored it is killed
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
+class SnippetTimeout(BaseException):
+    """Raised inside a child when its time is up (a BaseException, so `except Exception` cannot swallow it)."""
+
+
+class NetworkRefused(PermissionError):
+    """A sample tried to reach a non-loopback address."""
+
+
+def is_loopback(host: Any) -> bool:
+    if host is None:
+        return True  # getaddrinfo(None, ...) means the local host
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    host = str(host).strip("[]").split("%", 1)[0].lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _is_ip(host: Any) -> bool:
+    try:
+        ipaddress.ip_address(host.decode() if isinstance(host, bytes) else str(host).strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+class NetworkGuard:
+    """Patches the socket module in a child so only loopback is reachable; remembers each refusal."""
+
+    def __init__(self) -> None:
+        self.filename = ""  # the running block's file, whose frames give a refusal its line
+        self.refusals: list[tuple[str, int | None]] = []
+
+    def _refuse(self, what: str) -> NetworkRefused:
+        line = None
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename == self.filename:
+                line = frame.f_lineno
+                break
+            frame = frame.f_back
+        message = f"network access refused: {what} (samples may only reach loopback; the check runs offline)"
+        self.refusals.append((message, line))
+        return NetworkRefused(errno.EACCES, message)
+
+    def _check_address(self, family: int, address: Any, verb: str) -> None:
+        if family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple) and address:
+            if not is_loopback(address[0]):
+                raise self._refuse(f"{verb} {address[0]}:{address[1] if len(address) > 1 else '?'}")
+
+    def install(self) -> None:
+        guard = self
+        sock = socket.socket
+        connect, connect_ex, sendto, sendmsg = sock.connect, sock.connect_ex, sock.sendto, sock.sendmsg
+
+        def guarded_connect(self: socket.socket, address: Any) -> None:
+            guard._check_address(self.family, address, "connect to")
+            return connect(self, address)
+
+        def guarded_connect_ex(self: socket.socket, address: Any) -> int:
+            guard._check_address(self.family, address, "connect to")
+            return connect_ex(self, address)
+
+        def guarded_sendto(self: socket.socket, data: Any, *args: Any) -> int:
+            guard._check_address(self.family, args[-1], "send to")
+            return sendto(self, data, *args)
+
+        def guarded_sendmsg(self: socket.socket, buffers: Any, *args: Any) -> int:
+            if len(args) >= 3:
+                guard._check_address(self.family, args[2], "send to")
+            return sendmsg(self, buffers, *args)
+
+        sock.connect, sock.connect_ex, sock.sendto, sock.sendmsg = (
+            guarded_connect, guarded_connect_ex, guarded_sendto, guarded_sendmsg)
+
+        def lookup(original: Callable[..., Any], verb: str) -> Callable[..., Any]:
+            def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+                name = host[0] if isinstance(host, tuple) else host
+                # A numeric address needs no DNS query; connect() decides whether it may be reached.
+                if not is_loopback(name) and not (verb == "name lookup of" and _is_ip(name)):
+                    raise guard._refuse(f"{verb} {name!r}")
+                return original(host, *args, **kwargs)
+
+            return guarded
+
+        socket.getaddrinfo = lookup(socket.getaddrinfo, "name lookup of")
+        socket.gethostbyname = lookup(socket.gethostbyname, "name lookup of")
+        socket.gethostbyname_ex = lookup(socket.gethostbyname_ex, "name lookup of")
+        socket.gethostbyaddr = lookup(socket.gethostbyaddr, "address lookup of")
+        socket.getnameinfo = lookup(socket.getnameinfo, "address lookup of")
+
+
+CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def isolate_network() -> bool:
+    """Enter a new network namespace with only loopback up; False when the kernel does not allow it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0 and libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:  # `ip link set lo up`, without `ip`
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+    return True
+
+
+# The stub samples reach. A zygote warms the SDK up before any worker has started its stub (the SDK's own
+# requests are answered in-process, see answer_sdk_in_process), then each worker sets its own (set_stub_url).
+STUB_URL = "http://127.0.0.1:9/v1"
+STUB_ADDRESS = ("127.0.0.1", 9)
+
+
+def set_stub_url(url: str) -> None:
+    global STUB_URL, STUB_ADDRESS
+    host, _, port = url.removeprefix("http://").partition("/")[0].rpartition(":")
+    STUB_URL, STUB_ADDRESS = url, (host, int(port))
+    os.environ["OPENAI_BASE_URL"] = url
+
+
+def redirect_openai_clients() -> None:
+    """Make every OpenAI client the sample builds talk to the stub, whatever base_url it names."""
+    try:
+        import openai
+    except ImportError:
+        return
+    for cls in (openai.OpenAI, openai.AsyncOpenAI):
+        original = cls.__init__
+
+        def redirected_init(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> None:
+            kwargs["base_url"] = STUB_URL
+            kwargs.pop("data_residency", None)  # cannot be combined with base_url
+            __original(self, *args, **kwargs)
+
+        redirected_init.__doc__ = original.__doc__
+        redirected_init.__wrapped__ = original  # type: ignore[attr-defined]
+        cls.__init__ = redirected_init  # type: ignore[method-assign]
+
+
+def load_stub(stub_script: str) -> Any:
+    """The stub's module, loaded by path (the worker runs isolated: scripts/ is not on its sys.path)."""
+    spec = importlib.util.spec_from_file_location("_snippet_openai_stub", stub_script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def answer_sdk_in_process(stub: Any) -> None:
+    """Give the HTTP clients the SDK makes for itself a transport that gets the stub's answer in-process.
+
+    The SDK builds its request as ever (URL, headers, JSON body) and parses the answer as ever; only the
+    socket, the HTTP/1.1 exchange and the stub's HTTP server are left out: `stub.respond` checks the request
+    exactly as the stub's server would. A block pays for none of it: no connection, no server thread, no
+    HTTP parsing on either side (about a quarter of a block's cost). Clients a sample builds itself (an
+    `http_client=` of its own, `requests`, `curl`) still talk HTTP to the stub, whose URL they are given.
+    """
+    try:
+        import httpx2
+        from openai import _base_client
+    except ImportError:
+        return
+
+    def is_stub(request: Any) -> bool:
+        return (request.url.host, request.url.port) == STUB_ADDRESS
+
+    def answer(request: Any) -> Any:
+        status, content_type, body = stub.respond(request.method, request.url.raw_path.decode("ascii"),
+                                                  request.headers.get("Authorization", ""), request.content)
+        return httpx2.Response(status, headers={"Content-Type": content_type}, content=body)
+
+    class StubTransport(httpx2.BaseTransport):
+        def __init__(self) -> None:
+            self._network: Any = None  # for any other URL, as the SDK would have sent it
+
+        def handle_request(self, request: Any) -> Any:
+            if is_stub(request):
+                request.read()
+                return answer(request)
+            if self._network is None:
+                self._network = httpx2.HTTPTransport()
+            return self._network.handle_request(request)
+
+        def close(self) -> None:
+            if self._network is not None:
+                self._network.close()
+
+    class AsyncStubTransport(httpx2.AsyncBaseTransport):
+        def __init__(self) -> None:
+            self._network: Any = None
+
+        async def handle_async_request(self, request: Any) -> Any:
+            if is_stub(request):
+                await request.aread()
+                return answer(request)
+            if self._network is None:
+                self._network = httpx2.AsyncHTTPTransport()
+            return await self._network.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            if self._network is not None:
+                await self._network.aclose()
+
+    for wrapper, transport in ((_base_client.SyncHttpxClientWrapper, StubTransport),
+                               (_base_client.AsyncHttpxClientWrapper, AsyncStubTransport)):
+        original = wrapper.__init__
+
+        def init(self: Any, *args: Any, __original: Any = original, __transport: Any = transport,
+                 **kwargs: Any) -> None:
+            kwargs.setdefault("transport", __transport())
+            __original(self, *args, **kwargs)
+
+        wrapper.__init__ = init  # type: ignore[method-assign]
+
+
+# CPython 3.11 specializes a function's bytecode from its 8th call on. A worker that ran the SDK once leaves
+# every child to bump the warm-up counter of each SDK function it calls, and to run it unspecialized: both
+# write to code objects the child shares with the worker, so each such page is copied, block after block.
+# Warmed on one shape of call (the common one), the specializations hold in the children; mixing shapes
+# during warm-up leaves more of them to fail and write in every child (measured: more pages copied).
+WARM_UP_ROUNDS = 10
+
+
+def warm_up() -> None:
+    """Import the SDK, run each kind of call once so children import nothing more, then run the common call
+    until it is specialized (see WARM_UP_ROUNDS)."""
+    import asyncio
+
+    try:
+        import openai
+    except ImportError:  # samples that import it will fail and say so
+        return
+
+    base_url = STUB_URL
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
+
+    async def async_call() -> None:
+        async with openai.AsyncOpenAI(api_key=DUMMY_API_KEY, base_url=base_url) as client:
+            await client.chat.completions.create(model="warm-up", messages=messages)
+            async for _ in await client.chat.completions.create(model="warm-up", messages=messages, stream=True):
+                pass
+
+    asyncio.run(async_call())
+    with openai.OpenAI(api_key=DUMMY_API_KEY, base_url=base_url) as client:
+        client.embeddings.create(model="warm-up", input="hi", encoding_format="float")  # base64 would import numpy
+        for _ in client.chat.completions.create(model="warm-up", messages=messages, stream=True):
+            pass
+    for _ in range(WARM_UP_ROUNDS):
+        with openai.OpenAI(api_key=DUMMY_API_KEY, base_url=base_url) as client:  # as a sample would
+            completion = client.chat.completions.create(model="warm-up", messages=messages, temperature=0.7)
+            repr(completion.choices[0].message)
+
+
+def child_environment(workdir: str, base_url: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": workdir,
+        "TMPDIR": workdir,
+        "LANG": "C.UTF-8",
+        "API_KEY": DUMMY_API_KEY,
+        "OPENAI_API_KEY": DUMMY_API_KEY,
+        "DASHSCOPE_API_KEY": DUMMY_API_KEY,
+        "OPENAI_BASE_URL": base_url,
+        "NO_PROXY": "*",
+    }
+
+
+def _error_line(tb: Any, filename: str) -> int | None:
+    line = None
+    for frame, lineno in traceback.walk_tb(tb):
+        if frame.f_code.co_filename == filename:
+            line = lineno
+    return line
+
+
+def run_in_child(job: dict[str, Any], guard: NetworkGuard, workdir: str, output_fd: int) -> tuple[str, str, int | None]:
+    """Run one job's setup and block; everything here happens in the forked child. Returns (status, message, line).
+
+    The worker has already installed the network guard and the OpenAI redirect, set the environment (HOME and
+    TMPDIR are the block directory, made afresh for every block), the file size limit, and line-buffered
+    `sys.stdout`/`sys.stderr`: done once there, they cost a child nothing, while every page of shared memory a
+    child writes to is a page it must copy.
+    """
+    os.setpgid(0, 0)
+    os.chdir(workdir)
+    os.dup2(output_fd, 1)  # the worker's own stdout and stdin are /dev/null; its stderr is the runner's
+    os.dup2(output_fd, 2)
+    os.close(output_fd)
+    filename = guard.filename = job["filename"]
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    status, message, line, part = "passed", "", None, "block"
+    signal.setitimer(signal.ITIMER_REAL, job["timeout"])
+    try:
+        if job["setup"] is not None:
+            part = "setup"
+            exec(job["setup"], namespace)
+            part = "block"
+        exec(job["code"], namespace)
+    except SnippetTimeout as err:
+        status, line = "failed", _error_line(err.__traceback__, filename)
+        message = f"timed out after {job['timeout']:g} s"
+    except SystemExit as err:
+        if err.code not in (None, 0):
+            status, line = "failed", _error_line(err.__traceback__, filename)
+            message = f"exited with status {err.code}"
+    except BaseException as err:  # noqa: BLE001 - whatever the sample raises is its result
+        status, line = "failed", _error_line(err.__traceback__, filename)
+        message = traceback.format_exception_only(type(err), err)[-1].strip()
+        tb = err.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+            tb = tb.tb_next  # drop this worker's own frames from the traceback the sample's output shows
+        traceback.print_exception(type(err), err, tb or err.__traceback__)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    if guard.refusals:  # a refused connection fails the block even if the sample caught the error
+        status = "failed"
+        message, line = guard.refusals[0][0], guard.refusals[0][1] or line
+    if status == "failed" and part == "setup":
+        message = f"in the post's setup block: {message}"
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a sample may have closed or replaced its streams
+            pass
+    return status, message[:2000], line
+
+
+def _time_is_up(signum: int, frame: Any) -> None:
+    raise SnippetTimeout
+
+
+def _encode_result(status: str, message: str, line: int | None) -> bytes:
+    # Plain text, not JSON: the json module's encoder is code a child would otherwise have to touch (and copy).
+    return f"{status}\n{'' if line is None else line}\n{message}".encode("utf-8", "replace")
+
+
+def _decode_result(raw: bytes) -> dict[str, Any]:
+    status, line, message = raw.decode("utf-8", "replace").split("\n", 2)
+    return {"status": status, "message": message, "line": int(line) if line else None}
+
+
+class BlockRunner:
+    """Runs jobs for the worker, each in a forked child, in a block directory made afresh for every job.
+
+    The directory's path stays the same (it is the children's HOME and TMPDIR, set once in the worker's
+    environment), so a child needs no environment change of its own.
+    """
+
+    def __init__(self, scratch: str, guard: NetworkGuard, private_fds: tuple[int, ...]) -> None:
+        self.workdir = os.path.join(scratch, "block")
+        self.output_path = os.path.join(scratch, "output")
+        self.guard = guard
+        self.private_fds = private_fds
+        self.restore_fork_handlers: Callable[[], None] = lambda: None  # see hold_fork_handlers
+        self._stale = 0
+
+    def _fresh_workdir(self) -> None:
+        try:
+            os.mkdir(self.workdir, 0o700)
+        except FileExistsError:  # what a block left behind and could not be removed: move it out of the way
+            self._stale += 1
+            os.rename(self.workdir, f"{self.workdir}.stale{self._stale}")
+            os.mkdir(self.workdir, 0o700)
+
+    def _clear_workdir(self) -> None:
+        try:
+            os.rmdir(self.workdir)  # most blocks leave it empty
+        except OSError:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Fork a child for one job, wait for it within the timeout, and collect its result and output."""
+        self._fresh_workdir()
+        # A new output file per block: a process a block left running cannot write into the next one's output.
+        output_fd = os.open(self.output_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            code = 0
+            try:
+                self.restore_fork_handlers()
+                os.close(read_end)
+                for fd in self.private_fds:  # the sample must not be able to talk to the runner
+                    os.close(fd)
+                os.write(write_end, _encode_result(*run_in_child(job, self.guard, self.workdir, output_fd)))
+            except BaseException:  # noqa: BLE001 - report and leave; the parent notices the missing result
+                code = 70
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        pidfd = os.pidfd_open(pid)
+        try:
+            ready, _, _ = select.select([pidfd], [], [], job["timeout"] + KILL_GRACE)
+        finally:
+            os.close(pidfd)
+        try:
+            os.killpg(pid, signal.SIGKILL)  # the child if it hangs, and anything it started
+        except (ProcessLookupError, PermissionError):
+            pass
+        os.waitpid(pid, 0)
+        raw = b""
+        while chunk := os.read(read_end, 65536):
+            raw += chunk
+        os.close(read_end)
+        # At most OUTPUT_LIMIT characters, which is at most 4 bytes each in UTF-8.
+        output = os.pread(output_fd, 4 * OUTPUT_LIMIT, 0).decode("utf-8", "replace")[:OUTPUT_LIMIT]
+        os.close(output_fd)
+        os.unlink(self.output_path)
+        self._clear_workdir()
+        if not ready:
+            result = {"status": "failed", "message": f"timed out after {job['timeout']:g} s (killed)", "line": None}
+        elif raw:
+            try:
+                result = _decode_result(raw)
+            except ValueError:  # a sample wrote to the result pipe itself
+                result = {"status": "failed", "message": "the block's result was garbled", "line": None}
+        else:
+            result = {"status": "failed", "message": "the block's process died without a result", "line": None}
+        return {"id": job["id"], **result, "output": output}
+
+
+def hold_fork_handlers() -> Callable[[], None]:
+    """Keep threading's and logging's at-fork handlers from running at every fork of this worker; returns
+    the function a child calls to put them back, so that a fork the sample itself makes runs them as usual.
+
+    They reset thread bookkeeping and locks in the child (and logging's take and release its lock around
+    the fork). In this single-threaded worker they have nothing to do, but running them made every child
+    copy ~160 pages it shares with the worker. (`random`'s handler, which reseeds the child, still runs.)
+    The handlers live in lists the interpreter keeps, found as the lists that hold them; where that does not
+    hold (another Python, threads running) nothing is held.
+    """
+    import threading
+
+    known: tuple[Any, ...] = (getattr(threading, "_after_fork", None),)  # a tuple: a list would match below
+    if "logging" in sys.modules:
+        logging = sys.modules["logging"]
+        known += (getattr(logging, "_after_at_fork_child_reinit_locks", None), getattr(logging, "_acquireLock", None),
+                  getattr(logging, "_releaseLock", None))
+    known = tuple(handler for handler in known if handler is not None)
+    lists: list[list[Any]] = []
+    for handler in known:
+        for referrer in gc.get_referrers(handler):
+            if type(referrer) is list and all(map(callable, referrer)) and not any(referrer is h for h in lists):
+                lists.append(referrer)
+    held = [(handlers, list(handlers)) for handlers in lists]  # copied only now, or the copies would match
+    if threading.active_count() != 1 or not held:
+        return lambda: None
+    for handlers, _ in held:
+        handlers[:] = [h for h in handlers if not any(h is handler for handler in known)]
+
+    def put_back() -> None:
+        for handlers, saved in held:
+            handlers[:] = saved
+
+    return put_back
+
+
+def prepare_children(workdir: str) -> None:
+    """What every child needs and the worker can set once: limits, temporary directory, standard streams."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+    tempfile.tempdir = workdir
+    for stream in (sys.stdout, sys.stderr):
+        # Line-buffered, so what a block prints and the traceback it ends with stay in order in its output.
+        stream.reconfigure(encoding="utf-8", errors="replace", line_buffering=True)
+        stream.flush()
+
+
+def send_frame(stream: Any, message: dict[str, Any]) -> None:
+    data = marshal.dumps(message)
+    stream.write(len(data).to_bytes(4, "little") + data)
+    stream.flush()
+
+
+def read_frame(stream: Any) -> dict[str, Any] | None:
+    """The next message, or None at the end of the stream."""
+    header = stream.read(4)
+    if len(header) < 4:
+        return None
+    size = int.from_bytes(header, "little")
+    data = stream.read(size)
+    return marshal.loads(data) if len(data) == size else None
+
+
+def prepare_sdk(stub: Any) -> NetworkGuard:
+    """What every worker sets up alike, before it forks any child: environment, network guard, alarm
+    handler, the OpenAI redirect and in-process answers, and a warm SDK."""
+    os.environ.clear()
+    os.environ.update(child_environment(tempfile.gettempdir(), STUB_URL))  # each worker sets its dirs and URL
+    guard = NetworkGuard()
+    guard.install()
+    signal.signal(signal.SIGALRM, _time_is_up)
+    redirect_openai_clients()
+    answer_sdk_in_process(stub)
+    warm_up()
+    return guard
+
+
+def serve(jobs_fd: int, results_fd: int, stub: Any, guard: NetworkGuard) -> None:
+    """Be one worker: a network namespace and stub of its own, then a child per job until the jobs end."""
+    # The protocol stays on these private descriptors; a child's prints never reach the runner's pipe.
+    jobs_in = os.fdopen(jobs_fd, "rb")
+    results_out = os.fdopen(results_fd, "wb")
+    network = "namespace" if isolate_network() else "guard"
+    # Per-block directories are made and removed thousands of times: on tmpfs when there is one.
+    shm = "/dev/shm"
+    scratch = tempfile.mkdtemp(prefix="snippet-worker-", dir=shm if os.access(shm, os.W_OK) else None)
+    try:
+        with stub.OpenAIStub() as server:  # started inside the namespace; stopped when the jobs end
+            runner = BlockRunner(scratch, guard, (jobs_in.fileno(), results_out.fileno(), *server.pipe_fds))
+            os.environ.update(HOME=runner.workdir, TMPDIR=runner.workdir)
+            set_stub_url(server.base_url)
+            prepare_children(runner.workdir)
+            runner.restore_fork_handlers = hold_fork_handlers()
+            gc.collect()
+            gc.freeze()  # children then share the warm heap instead of copying it on the next collection
+            send_frame(results_out, {"ready": True, "network": network, "pid": os.getpid()})
+            while (job := read_frame(jobs_in)) is not None:
+                send_frame(results_out, runner.run(job))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main() -> None:
+    """`worker.py STUB` is one worker talking on stdin/stdout. `worker.py STUB J,R [J,R …]`
+    is a zygote: it warms the SDK up once, forks one worker per pair of descriptors (jobs in, results out)
+    and waits for them, so N workers cost one import of the SDK."""
+    stub_script = sys.argv[1]
+    channels = [(int(jobs), int(results)) for jobs, results in (pair.split(",") for pair in sys.argv[2:])]
+    standalone = not channels
+    if standalone:
+        channels = [(os.dup(0), os.dup(1))]
+    null = os.open(os.devnull, os.O_RDWR)  # the children inherit stdin and stdout: /dev/null
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+    stub = load_stub(stub_script)
+    guard = prepare_sdk(stub)
+    if standalone:
+        serve(*channels[0], stub, guard)
+        return
+    gc.collect()
+    gc.freeze()  # the workers share the warm heap too: none of them walks (and so copies) it to collect
+    workers = []
+    for jobs_fd, results_fd in channels:
+        pid = os.fork()
+        if pid == 0:
+            status = 0
+            try:
+                for fd in {fd for pair in channels for fd in pair} - {jobs_fd, results_fd}:
+                    os.close(fd)
+                serve(jobs_fd, results_fd, stub, guard)
+            except BaseException:  # noqa: BLE001 - the runner sees the worker's channel close
+                traceback.print_exc()
+                status = 1
+            finally:
+                os._exit(status)
+        workers.append(pid)
+    for pair in channels:
+        for fd in pair:
+            os.close(fd)
+    for pid in workers:
+        os.waitpid(pid, 0)
+
+
+if __name__ == "__main__":
+    main()
+    os._exit(0)  # skip tearing the loaded SDK down module by module: everything is flushed and closed

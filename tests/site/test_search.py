@@ -1,0 +1,139 @@
+"""Pagefind indexing, read back from the bundle it writes (the browser tests run real queries)."""
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from xml.etree import ElementTree
+from pathlib import Path
+
+import pytest
+
+from scripts.errors import UsageError
+from scripts.site.search import index_site, pagefind_binary
+from scripts.site.build import build_site
+from tests.conftest import write_wombat_posts
+
+ANNOUNCEMENT = {"en": "/blog/qwen2.5-max/", "zh-cn": "/zh/blog/qwen2.5-max/"}
+
+
+def indexed_pages(bundle: Path) -> dict[str, dict[str, str]]:
+    """language -> {url: indexed text}, decoded from Pagefind's fragment files (gzip, then a
+    `pagefind_dcd` signature, then JSON); the file name starts with the language key."""
+    pages: dict[str, dict[str, str]] = {}
+    for fragment in sorted((bundle / "fragment").iterdir()):
+        data = gzip.decompress(fragment.read_bytes())
+        assert data.startswith(b"pagefind_dcd")
+        record = json.loads(data[len(b"pagefind_dcd"):])
+        language = fragment.name.split("_", 1)[0]
+        pages.setdefault(language, {})[record["url"]] = record["content"]
+    return pages
+
+
+def test_build_indexes_the_announcement_in_both_languages_and_only_posts(built_site: Path):
+    pages = indexed_pages(built_site / "pagefind")
+    assert set(pages) == {"en", "zh-cn"}
+    for language, url in ANNOUNCEMENT.items():
+        assert url in pages[language], f"{url} not indexed for {language}: {sorted(pages[language])}"
+    # Lists and the home page repeat posts' summaries: only pages marked data-pagefind-body count.
+    assert "/" not in pages["en"] and "/zh/" not in pages["zh-cn"]
+    assert (built_site / "pagefind" / "pagefind.js").is_file()
+
+
+def test_chinese_text_is_segmented_into_words(built_site: Path):
+    """The extended Pagefind segments Chinese into words; the plain one keeps each run of Chinese between
+    spaces or punctuation as one word, so a query for a word inside it finds nothing. On the announcement
+    the plain build records about 180 words, the extended one about 880."""
+    fragment_words = {}
+    for fragment in (built_site / "pagefind" / "fragment").iterdir():
+        record = json.loads(gzip.decompress(fragment.read_bytes())[len(b"pagefind_dcd"):])
+        fragment_words[record["url"]] = record["word_count"]
+    assert fragment_words[ANNOUNCEMENT["zh-cn"]] > 500
+
+
+def test_search_hidden_keeps_a_page_out(project: Path, tmp_path: Path):
+    bundle_dir = project / "content" / "blog" / "hidden-note"
+    bundle_dir.mkdir()
+    for name, title, body in (("index.md", "A hidden note", "Zanzibar marmalade appears only here."),
+                              ("index.zh.md", "隐藏的笔记", "桑给巴尔果酱只出现在这里。")):
+        (bundle_dir / name).write_text(
+            f"---\ntitle: \"{title}\"\ndate: 2025-01-01T00:00:00+08:00\nsearch_hidden: true\n---\n\n{body}\n",
+            encoding="utf-8")
+    result = build_site(project, destination=tmp_path / "site")
+    pages = indexed_pages(result.search.bundle)
+    assert (tmp_path / "site" / "blog" / "hidden-note" / "index.html").is_file(), "the page itself is still built"
+    assert "/blog/hidden-note/" not in pages["en"]
+    assert "/zh/blog/hidden-note/" not in pages["zh-cn"]
+    assert ANNOUNCEMENT["en"] in pages["en"] and ANNOUNCEMENT["zh-cn"] in pages["zh-cn"]
+    assert not any("Zanzibar" in text for text in pages["en"].values())
+
+
+def test_indexing_twice_gives_identical_bytes(built_site: Path, tmp_path: Path):
+    """Pagefind orders its entry file's language map at random; index_site must undo that."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    for copy in (first, second):
+        shutil.copytree(built_site, copy)
+        index_site(copy)
+    files = sorted(p.relative_to(first) for p in (first / "pagefind").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in (second / "pagefind").rglob("*") if p.is_file())
+    for rel in files:
+        assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
+
+
+def test_build_can_skip_search(project: Path, tmp_path: Path):
+    result = build_site(project, destination=tmp_path / "site", search=False)
+    assert result.search is None
+    assert not (tmp_path / "site" / "pagefind").exists()
+
+
+def test_missing_pagefind_is_a_one_line_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv("PAGEFIND", str(tmp_path / "no-such-pagefind"))
+    with pytest.raises(UsageError, match=r"pip install -r requirements.txt") as caught:
+        pagefind_binary()
+    assert "\n" not in str(caught.value)
+
+
+def test_indexing_a_missing_site_is_a_usage_error(tmp_path: Path):
+    with pytest.raises(UsageError, match="invoke build"):
+        index_site(tmp_path / "site")
+
+
+def test_search_page_is_in_the_header_menu_but_not_in_feeds_or_the_index(built_site: Path):
+    from tests.conftest import parse
+
+    for home, search_path in (("index.html", "/search/"), ("zh/index.html", "/zh/search/")):
+        menu = [a.attributes.get("href") for a in parse(built_site / home).css("header nav a")]
+        assert search_path in menu, f"{home}: no link to {search_path} in {menu}"
+        assert (built_site / search_path.strip("/") / "index.html").is_file()
+    for feed in ("index.xml", "zh/index.xml"):
+        links = [item.findtext("link") for item in ElementTree.parse(built_site / feed).iter("item")]
+        assert links and not any(link.endswith("/search/") for link in links), f"{feed}: {links}"
+    pages = indexed_pages(built_site / "pagefind")
+    assert "/search/" not in pages["en"] and "/zh/search/" not in pages["zh-cn"]
+
+
+def all_indexed_pages(bundle: Path) -> dict[str, list[str]]:
+    """language -> URLs indexed in the first bundle and in every part, in that order (repeats kept)."""
+    urls: dict[str, list[str]] = {}
+    for each in [bundle, *sorted((bundle / "parts").glob("*"), key=lambda p: int(p.name))]:
+        for language, pages in indexed_pages(each).items():
+            urls.setdefault(language, []).extend(sorted(pages))
+    return urls
+
+
+def test_a_large_site_is_indexed_in_bundles_that_together_hold_every_page_once(project: Path, tmp_path: Path):
+    write_wombat_posts(project, 6)
+    site = build_site(project, destination=tmp_path / "site", search=False).destination
+    whole = {lang: sorted(urls) for lang, urls in all_indexed_pages(index_site(site).bundle).items()}
+    assert json.loads((site / "pagefind" / "parts.json").read_text(encoding="utf-8")) == {}, "one bundle: no parts"
+
+    # 7 pages a language (the announcement and 6 posts), at most 4 a bundle: 4 bundles.
+    split = index_site(site, pages_per_bundle=4)
+    assert split.bundles == 4 and split.pages_by_language == {"en": 7, "zh-cn": 7}
+    parts = json.loads((site / "pagefind" / "parts.json").read_text(encoding="utf-8"))
+    assert parts == {lang: ["parts/1/", "parts/2/", "parts/3/"] for lang in ("en", "zh-cn")}
+    assert {lang: sorted(urls) for lang, urls in all_indexed_pages(split.bundle).items()} == whole, \
+        "every page in exactly one bundle"
+    for bundle in (site / "pagefind", *(site / "pagefind" / "parts").iterdir()):
+        assert (bundle / "pagefind-entry.json").is_file() and (bundle / "pagefind.js").is_file()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".pagefind-stage-")] == [], "staging removed"
