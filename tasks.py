@@ -6,7 +6,6 @@ Run `invoke --list` for the tasks and `invoke --help TASK` for a task's options.
 from __future__ import annotations
 
 import functools
-import shutil
 import sys
 from pathlib import Path
 
@@ -225,7 +224,7 @@ def check_external(c, include=None, exclude=None, no_cache=False, fragments=Fals
 @user_errors
 def check_snippets(c, timeout=None, workers=None, verbose=False, no_shellcheck=False):
     """Check every code block in content/: run Python (offline, against an OpenAI stub), parse the rest."""
-    from scripts.snippets.extract import check_snippets as check
+    from scripts.snippets.check import check_snippets as check
 
     report = check(ROOT / "content", project_root=ROOT, timeout=_number("--timeout", timeout, float),
                    workers=_number("--workers", workers, int), shellcheck=not no_shellcheck)

@@ -130,7 +130,7 @@ def _links(root: Path) -> tuple[bool, str, str]:
 
 
 def _snippets(root: Path) -> tuple[bool, str, str]:
-    from scripts.snippets.extract import check_snippets
+    from scripts.snippets.check import check_snippets
 
     report = check_snippets(root / "content", project_root=root)
     text = report.render()

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from scripts.errors import UsageError
+from scripts.yamlfile import yaml_error
 
 try:  # libyaml is ~10x faster; the linter reads thousands of files
     _BaseLoader = yaml.CSafeLoader
@@ -149,10 +150,7 @@ def _parse_yaml(raw: str, raw_line: int, path: Path | str | None):
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = raw_line + mark.line if mark else raw_line - 1
-        problem = err.problem or err.context or "syntax error"
-        raise FrontMatterError(f"invalid YAML: {problem}", path=path, line=line) from None
+        raise yaml_error(err, path, first_line=raw_line, error=FrontMatterError) from None
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as err:
         raise FrontMatterError(f"invalid YAML: {err}", path=path, line=raw_line - 1) from None
     finally:

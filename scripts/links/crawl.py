@@ -27,7 +27,9 @@ from typing import Iterator
 from urllib.parse import unquote, urlsplit
 
 from scripts.errors import UsageError
-from scripts.links.internal import BrokenLink, LinkReport, SiteURL, configured_base_url, content_pages, page_key
+from scripts.links.report import BrokenLink, LinkReport
+from scripts.links.site_url import SiteURL, configured_site_url
+from scripts.links.sources import content_pages, page_key
 
 LINKCHECKER_CONFIG = """\
 [checking]
@@ -177,7 +179,7 @@ def crawl_site(project_root: Path, *, site_dir: Path | None = None) -> LinkRepor
     """
     from scripts.site.build import build_site, count_html_files
 
-    base_path = SiteURL.parse(configured_base_url(project_root)).path
+    base_path = configured_site_url(project_root).path
     workdir = Path(tempfile.mkdtemp(prefix="qwen-crawl-", dir="/tmp"))
     try:
         workdir.chmod(0o755)

@@ -10,236 +10,37 @@ retried after their Retry-After (capped), other transient failures after an expo
 from __future__ import annotations
 
 import email.utils
-from http import HTTPStatus
-import json
-import os
 import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
-import yaml
 
 from scripts.errors import UsageError
-from scripts.links.internal import built_base_url, content_pages, page_key, read_site, site_files
+from scripts.links.cache import CACHE_FILE, ResultCache
+from scripts.links.external_report import OUTPUT_FORMATS, ExternalReport, UrlResult
+from scripts.links.extract import html_ids
+from scripts.links.pages import read_site, site_files
+from scripts.links.settings import CONFIG_FILE, ExternalConfig, compile_patterns, load_config
+from scripts.links.site_url import built_base_url
+from scripts.links.sources import content_pages, page_key
 
-CONFIG_FILE = "links.yaml"
-CACHE_FILE = Path(".cache") / "links.json"
-CACHE_VERSION = 1
-OUTPUT_FORMATS = ("text", "json")
 # HEAD answered with these usually means "this server does not do HEAD", not "this URL is broken".
 HEAD_REFUSED = frozenset({403, 405, 501})
+
+
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+
 TRANSIENT_STATUSES = frozenset({500, 502, 504})
+
+
 HOST_NAME = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[^\s/\\@\[\]<>\"'%]+)(:\d{1,5})?$")
-
-
-# ---------------------------------------------------------------- configuration
-
-
-@dataclass(frozen=True)
-class ExternalConfig:
-    connect_timeout: float = 10.0
-    read_timeout: float = 10.0
-    tries: int = 3
-    retry_after_cap: float = 60.0
-    backoff: float = 1.0  # seconds before the second try; doubles for each further try
-    max_redirects: int = 10
-    per_host: int = 2
-    overall: int = 16
-    cache_days: float = 7.0
-    max_body_bytes: int = 5_000_000  # read at most this much of a page whose #fragment is checked
-    user_agent: str = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                       "Chrome/131.0.0.0 Safari/537.36")
-    ignore: tuple[str, ...] = ()  # regexes: matching URLs are not checked
-    accept: dict[str, frozenset[int]] = field(default_factory=dict)  # host -> statuses that count as fine
-    ignore_fragments: tuple[str, ...] = ()  # regexes: matching URLs' #fragments are not checked
-
-    def accepted(self, url: str, status: int) -> bool:
-        if 200 <= status < 300:
-            return True
-        host = (urlsplit(url).hostname or "").lower()
-        return any(status in statuses for name, statuses in self.accept.items()
-                   if host == name or host.endswith("." + name))
-
-
-def _key_lines(text: str) -> dict[tuple[str, ...], int]:
-    """1-based line of every mapping key, by its path, for error messages."""
-    lines: dict[tuple[str, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                lines[path + (str(key.value),)] = key.start_mark.line + 1
-                walk(value, path + (str(key.value),))
-
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return lines
-    if root is not None:
-        walk(root, ())
-    return lines
-
-
-def load_config(path: Path) -> ExternalConfig:
-    """Read links.yaml; a missing file means the defaults."""
-    if not path.is_file():
-        return ExternalConfig()
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise UsageError(f"invalid YAML: {getattr(err, 'problem', err)}", path=path,
-                         line=None if mark is None else mark.line + 1) from None
-    lines = _key_lines(text)
-
-    def fail(message: str, *key: str) -> UsageError:
-        return UsageError(message, path=path, line=lines.get(key))
-
-    if not isinstance(data, dict):
-        raise UsageError("expected a mapping of settings", path=path)
-    known = {"timeout", "tries", "retry_after_cap", "backoff", "max_redirects", "concurrency", "cache_days",
-             "max_body_bytes", "user_agent", "ignore", "accept", "ignore_fragments"}
-    for key in data:
-        if key not in known:
-            raise fail(f"unknown setting {key!r} (known: {', '.join(sorted(known))})", str(key))
-
-    def number(value, *key: str, minimum: float = 0, integer: bool = False):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum \
-                or (integer and not isinstance(value, int)):
-            kind = "an integer" if integer else "a number"
-            raise fail(f"{'.'.join(key)} must be {kind} >= {minimum}, got {value!r}", *key)
-        return value
-
-    values: dict = {}
-    timeout = data.get("timeout", {})
-    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-        timeout = {"connect": timeout, "read": timeout}
-    if not isinstance(timeout, dict) or set(timeout) - {"connect", "read"}:
-        raise fail("timeout must be seconds, or a mapping with connect and read", "timeout")
-    if "connect" in timeout:
-        values["connect_timeout"] = float(number(timeout["connect"], "timeout", "connect", minimum=0.001))
-    if "read" in timeout:
-        values["read_timeout"] = float(number(timeout["read"], "timeout", "read", minimum=0.001))
-    for key, minimum, integer in (("tries", 1, True), ("retry_after_cap", 0, False), ("backoff", 0, False),
-                                  ("max_redirects", 0, True), ("cache_days", 0, False),
-                                  ("max_body_bytes", 1, True)):
-        if key in data:
-            values[key] = number(data[key], key, minimum=minimum, integer=integer)
-    concurrency = data.get("concurrency", {})
-    if not isinstance(concurrency, dict) or set(concurrency) - {"per_host", "overall"}:
-        raise fail("concurrency must be a mapping with per_host and overall", "concurrency")
-    for key in ("per_host", "overall"):
-        if key in concurrency:
-            values[key] = number(concurrency[key], "concurrency", key, minimum=1, integer=True)
-    if "user_agent" in data:
-        if not isinstance(data["user_agent"], str) or not data["user_agent"].strip():
-            raise fail("user_agent must be a non-empty string", "user_agent")
-        values["user_agent"] = data["user_agent"]
-    for key in ("ignore", "ignore_fragments"):
-        patterns = data.get(key) or []
-        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-            raise fail(f"{key} must be a list of regular expressions", key)
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as err:
-                raise fail(f"{key}: invalid regular expression {pattern!r}: {err}", key) from None
-        values[key] = tuple(patterns)
-    accept = data.get("accept") or {}
-    if not isinstance(accept, dict):
-        raise fail("accept must map host names to lists of status codes", "accept")
-    parsed_accept = {}
-    for host, statuses in accept.items():
-        if not isinstance(statuses, list) or not all(isinstance(s, int) and 100 <= s <= 999 for s in statuses):
-            raise fail(f"accept.{host} must be a list of HTTP status codes", "accept", str(host))
-        parsed_accept[str(host).lower()] = frozenset(statuses)
-    values["accept"] = parsed_accept
-    return ExternalConfig(**values)
-
-
-def compile_patterns(patterns: Iterable[str], option: str) -> list[re.Pattern]:
-    compiled = []
-    for pattern in patterns:
-        try:
-            compiled.append(re.compile(pattern))
-        except re.error as err:
-            raise UsageError(f"{option} {pattern!r} is not a valid regular expression: {err}") from None
-    return compiled
-
-
-# ---------------------------------------------------------------- the cache
-
-
-class ResultCache:
-    """Successes of earlier runs, by URL; loaded and saved whole."""
-
-    def __init__(self, path: Path, max_age_days: float):
-        self.path = path
-        self.max_age = max_age_days * 86400
-        self.entries: dict[str, dict] = {}
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("version") == CACHE_VERSION and isinstance(data.get("entries"), dict):
-                self.entries = data["entries"]
-        except (OSError, ValueError, AttributeError):
-            pass  # no cache yet, or a damaged one: start over
-
-    def fresh(self, url: str, *, fragment_checked: bool, now: float) -> dict | None:
-        entry = self.entries.get(url)
-        if not isinstance(entry, dict) or not isinstance(entry.get("checked_at"), (int, float)):
-            return None
-        if now - entry["checked_at"] > self.max_age:
-            return None
-        if fragment_checked and not entry.get("fragment_checked"):
-            return None
-        return entry
-
-    def record(self, result: UrlResult, *, fragment_checked: bool, now: float) -> None:
-        if result.ok:
-            self.entries[result.url] = {"checked_at": now, "status": result.status,
-                                        "final_url": result.final_url, "fragment_checked": fragment_checked}
-        else:
-            self.entries.pop(result.url, None)  # failures are always rechecked
-
-    def save(self, now: float) -> None:
-        live = {url: entry for url, entry in self.entries.items()
-                if isinstance(entry, dict) and now - entry.get("checked_at", 0) <= self.max_age}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"version": CACHE_VERSION, "entries": live}, indent=1, sort_keys=True),
-                       encoding="utf-8")
-        os.replace(tmp, self.path)
-
-
-# ---------------------------------------------------------------- checking one URL
-
-
-@dataclass(frozen=True)
-class UrlResult:
-    url: str
-    ok: bool
-    status: int | None = None
-    error: str | None = None
-    final_url: str | None = None  # after redirects, when different
-    cached: bool = False
-
-    @property
-    def problem(self) -> str:
-        if self.error:
-            return self.error
-        try:
-            reason = HTTPStatus(self.status).phrase
-        except ValueError:
-            reason = ""
-        return f"HTTP {self.status}{' ' + reason if reason else ''}"
 
 
 @dataclass
@@ -435,7 +236,6 @@ def _has_fragment(body: bytes, fragment: str) -> bool:
 
     from selectolax.lexbor import LexborHTMLParser
 
-    from scripts.links.internal import html_ids
 
     wanted = unquote(fragment)
     if wanted.lower() == "top":
@@ -443,52 +243,6 @@ def _has_fragment(body: bytes, fragment: str) -> bool:
     ids = html_ids(LexborHTMLParser(body))
     # GitHub renders heading ids as user-content-<id> and scrolls to #<id> with JavaScript.
     return wanted in ids or f"user-content-{wanted}" in ids
-
-
-# ---------------------------------------------------------------- the whole site
-
-
-@dataclass
-class ExternalReport:
-    results: list[UrlResult]
-    pages: dict[str, list[str]]  # URL -> the pages linking it, as "page (source)"
-    requests_sent: int = 0
-
-    @property
-    def broken(self) -> list[UrlResult]:
-        return [r for r in self.results if not r.ok]
-
-    @property
-    def ok(self) -> bool:
-        return not self.broken
-
-    def summary(self) -> str:
-        cached = sum(1 for r in self.results if r.cached)
-        broken = len(self.broken)
-        return (f"{broken} of {len(self.results)} external URLs broken"
-                f" ({cached} from the cache, {self.requests_sent} requests sent)")
-
-    def as_json(self) -> dict:
-        return {
-            "ok": self.ok,
-            "checked": len(self.results),
-            "from_cache": sum(1 for r in self.results if r.cached),
-            "requests_sent": self.requests_sent,
-            "broken": [dict(asdict(r), problem=r.problem, pages=self.pages.get(r.url, [])) for r in self.broken],
-        }
-
-    def render(self, output_format: str = "text") -> str:
-        if output_format == "json":
-            return json.dumps(self.as_json(), indent=2, ensure_ascii=False)
-        lines = []
-        for result in sorted(self.broken, key=lambda r: r.url):
-            lines.append(f"{result.url}: {result.problem}")
-            if result.final_url and not result.error:
-                lines.append(f"    redirected to {result.final_url}")
-            for page in self.pages.get(result.url, []):
-                lines.append(f"    linked from {page}")
-        lines.append(self.summary())
-        return "\n".join(lines)
 
 
 def collect_urls(site_dir: Path, project_root: Path) -> dict[str, list[str]]:

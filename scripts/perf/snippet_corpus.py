@@ -40,7 +40,7 @@ def generate_posts(content_dir: Path, posts: int) -> None:
 
 
 def bench_snippets(posts: int = 1000) -> BenchResult:
-    from scripts.snippets.extract import check_snippets
+    from scripts.snippets.check import check_snippets
 
     workdir = Path(tempfile.mkdtemp(prefix="snippet-bench-"))
     try:

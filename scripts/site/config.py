@@ -1,13 +1,12 @@
-"""The few facts of hugo.yaml that the Python tooling needs: the site's timezone and its languages."""
+"""The one reader of hugo.yaml: the facts of it that the Python tooling needs (time zone, languages, base URL)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
 from scripts.errors import UsageError
+from scripts.yamlfile import load_yaml_file
 
 
 @dataclass(frozen=True)
@@ -16,6 +15,8 @@ class SiteConfig:
     languages: tuple[str, ...]  # ordered by their weight in hugo.yaml
     default_language: str
     content_dir: str = "content"
+    base_url: str | None = None  # baseURL as written; None when hugo.yaml has none
+    path: Path | None = None  # the hugo.yaml it was read from
 
     def language_suffix(self, lang: str) -> str:
         """'' for the default language (index.md), '.zh' otherwise (index.zh.md)."""
@@ -26,13 +27,9 @@ def read_site_config(root: Path) -> SiteConfig:
     """Read `root/hugo.yaml`; a missing or malformed file is a configuration error (exit 2)."""
     path = root / "hugo.yaml"
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        config = load_yaml_file(path)[0] or {}
     except FileNotFoundError:
         raise UsageError(f"no hugo.yaml in {root}") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise UsageError(f"invalid YAML: {getattr(err, 'problem', err)}", path=path,
-                         line=mark.line + 1 if mark else None) from None
     if not isinstance(config, dict):
         raise UsageError("hugo.yaml is not a mapping", path=path)
     tz_name = config.get("timeZone") or "UTC"
@@ -47,5 +44,7 @@ def read_site_config(root: Path) -> SiteConfig:
     languages = tuple(sorted(languages_config, key=lambda lang: ((languages_config[lang] or {}).get("weight", 0), lang)))
     if default_language not in languages:
         languages = (default_language, *languages)
+    base_url = config.get("baseURL")
     return SiteConfig(time_zone=time_zone, languages=languages, default_language=default_language,
-                      content_dir=str(config.get("contentDir") or "content"))
+                      content_dir=str(config.get("contentDir") or "content"),
+                      base_url=base_url if isinstance(base_url, str) else None, path=path)

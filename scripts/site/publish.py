@@ -20,7 +20,7 @@ from pathlib import Path
 from scripts.errors import CheckFailed, UsageError
 from scripts.links.internal import check_internal
 from scripts.site.build import build_site
-from scripts.snippets.extract import check_snippets
+from scripts.snippets.check import check_snippets
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's well-known empty tree
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from scripts.errors import UsageError
-from scripts.links.external import ExternalConfig, check_external, load_config
+from scripts.links.external import check_external
+from scripts.links.settings import ExternalConfig, load_config
 from scripts.site.build import build_site
 from tests.conftest import ROOT, copy_project
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.links.internal import check_internal, srcset_urls
+from scripts.links.extract import srcset_urls
+from scripts.links.internal import check_internal
 from scripts.site.build import build_site
 from tests.conftest import ROOT, copy_project
 
@@ -146,10 +147,10 @@ def test_every_kind_of_broken_internal_link_is_reported_once_and_nothing_else(br
 
 
 def test_big_sites_are_read_by_two_processes_with_the_same_result(broken_site, broken_project, monkeypatch):
-    import scripts.links.internal
+    import scripts.links.pages
 
     alone = check_internal(broken_site, project_root=broken_project)
-    monkeypatch.setattr(scripts.links.internal, "POOL_THRESHOLD", 0)  # what a site of 200+ files gets
+    monkeypatch.setattr(scripts.links.pages, "POOL_THRESHOLD", 0)  # what a site of 200+ files gets
     pooled = check_internal(broken_site, project_root=broken_project)
     assert (pooled.broken, pooled.links, pooled.pages) == (alone.broken, alone.links, alone.pages)
 

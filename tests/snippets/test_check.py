@@ -17,13 +17,18 @@ import pytest
 import requests
 
 from scripts.snippets.stub import STUB_REPLY, OpenAIStub
-from scripts.snippets.extract import SnippetReport, SnippetResult, check_snippets, extract_snippets
+from scripts.snippets.check import check_snippets
+from scripts.snippets.extract import extract_snippets
+from scripts.snippets.report import SnippetReport, SnippetResult
 from tests.conftest import ROOT
 
 ANNOUNCEMENT = ROOT / "content" / "blog" / "qwen2.5-max" / "index.md"
 # Where the "repeat" posts' blocks log each run of theirs (absolute: a block's own directory is fresh each run).
 RUNS_LOG = Path(tempfile.gettempdir()) / f"snippet-test-runs-{os.getpid()}.log"
-TEST_TIMEOUT = 2.0  # seconds per Python block; the infinite loop below costs this much
+# Per block: generous, so that a busy machine never times out a block that should pass; the infinite loop
+# is checked on its own with LOOP_TIMEOUT.
+TEST_TIMEOUT = 60.0
+LOOP_TIMEOUT = 1.0
 PARENT_SECRET = "QWEN_SNIPPET_TEST_SECRET"
 
 
@@ -45,8 +50,6 @@ POSTS = {
     "sdk-attribute": post("SDK", fence("python", announcement_sample().replace(
         "client.chat.completions.create", "client.chat.completion.create"))),
     "wrong-role": post("Role", fence("python", announcement_sample().replace("'role': 'system'", "'role': 'robot'"))),
-    "loop": post("Loop", fence("python", "n = 0\nwhile True:\n    n += 1\n") + "\nAfter it:\n\n"
-                 + fence("python", "print('after the loop')\n")),
     "exception": post("Exception", fence("python", "def f():\n    raise ValueError('boom')\n\nf()\n")),
     "missing-env": post("Env", fence("python", f"import os\nprint(os.environ['{PARENT_SECRET}'])\n")),
     "network": post("Network", fence("python", "import socket\n\nsocket.create_connection(('10.255.255.1', 80), "
@@ -288,11 +291,20 @@ def test_wrong_message_role_is_rejected_by_the_stub_and_reported(checked):
     assert result.line == line_of("wrong-role", "client.chat.completions.create")
 
 
-def test_infinite_loop_times_out_and_the_next_block_still_runs(checked):
-    loop, after = results_of(checked[0], "loop")
+LOOP_POST = post("Loop", fence("python", "n = 0\nwhile True:\n    n += 1\n") + "\nAfter it:\n\n"
+                 + fence("python", "print('after the loop')\n"))
+
+
+def test_infinite_loop_times_out_and_the_next_block_still_runs(tmp_path):
+    bundle = tmp_path / "content" / "blog" / "loop"
+    bundle.mkdir(parents=True)
+    (bundle / "index.md").write_text(LOOP_POST, encoding="utf-8")
+    report = check_snippets(tmp_path / "content", project_root=tmp_path, timeout=LOOP_TIMEOUT, workers=1)
+    loop, after = results_of(report, "loop")
     assert loop.status == "failed"
-    assert f"timed out after {TEST_TIMEOUT:g} s" in loop.message
-    assert loop.line in (line_of("loop", "while True"), line_of("loop", "n += 1"))
+    assert f"timed out after {LOOP_TIMEOUT:g} s" in loop.message
+    lines = [i for i, text in enumerate(LOOP_POST.split("\n"), start=1) if "while True" in text or "n += 1" in text]
+    assert loop.line in lines
     assert after.status == "passed"
     assert after.output == "after the loop\n"
 

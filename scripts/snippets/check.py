@@ -1,0 +1,79 @@
+"""`invoke check-snippets`: extract the blocks of every post, plan their checks, run them, and report."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from scripts.errors import UsageError
+from scripts.snippets import formats
+from scripts.snippets.extract import Snippet, block_parser, extract_snippets, markdown_files
+from scripts.snippets.plan import plan_checks
+from scripts.snippets.report import PARSED_CHECKS, SHELL_LANGUAGES, SnippetReport, SnippetResult
+from scripts.snippets.run import DEFAULT_TIMEOUT, PythonRunner
+
+PARSERS = {"json": formats.check_json, "yaml": formats.check_yaml, "toml": formats.check_toml,
+           "bibtex": formats.check_bibtex}
+
+
+def _static_outcomes(snippets: list[Snippet], shellcheck: bool) -> list[formats.FormatOutcome]:
+    """Shell blocks through `bash -n` and ShellCheck, the data formats through their parsers."""
+    outcomes: dict[int, formats.FormatOutcome] = {}
+    shell = [(i, s) for i, s in enumerate(snippets) if s.language in SHELL_LANGUAGES]
+    shell_outcomes = formats.check_shell_blocks([formats.ShellBlock(s.code, s.first_line, s.language)
+                                                 for _, s in shell], shellcheck=shellcheck)
+    outcomes.update({i: o for (i, _), o in zip(shell, shell_outcomes)})
+    for i, s in enumerate(snippets):
+        if s.language in PARSED_CHECKS:
+            outcomes[i] = formats.within_block(PARSERS[s.language](s.code, s.first_line), s.code, s.first_line)
+    return [outcomes[i] for i in range(len(snippets))]
+
+
+def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | None = None,
+                   workers: int | None = None, shellcheck: bool = True) -> SnippetReport:
+    """Check every fenced code block of every Markdown file under `content_dir`.
+
+    Python blocks are compiled, then run (each in its own process, `timeout` seconds each, default 10)
+    against a local OpenAI-compatible stub, a block identical to one already run (code and setup) taking
+    that run's result; shell blocks go through `bash -n` and ShellCheck; JSON, YAML,
+    TOML and BibTeX are parsed; anything else is counted as unchecked.
+    """
+    if not content_dir.is_dir():
+        raise UsageError("content directory not found", path=content_dir)
+    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+    if timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, not {timeout:g}")
+    report = SnippetReport(project_root=project_root)
+    with PythonRunner(workers=workers, timeout=timeout) as runner:
+        # The workers import the SDK while the posts are parsed.
+        parser = block_parser()
+        posts = [extract_snippets(path, parser=parser) for path in markdown_files(content_dir)]
+        report.files = len(posts)
+        root = content_dir.resolve()  # blocks are compiled with their file's absolute path, as tracebacks show
+        plan = plan_checks(posts, {post.path: str(root / post.path.relative_to(content_dir)) for post in posts})
+        report.findings += plan.findings
+        snippets, results = plan.snippets, plan.results
+        # Parsed languages and shell tools run on a thread while the workers run Python.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            static = pool.submit(_static_outcomes, [snippets[i] for i in plan.static_indexes], shellcheck)
+            python_outcomes = runner.run(plan.jobs)
+            # The repeats of a block that failed run after all, each on its own: a failure is reported with the
+            # line and output of the block it is in.
+            python_outcomes.update(runner.run([job for job, first in plan.repeats
+                                               if not python_outcomes[first.key].passed]))
+            static_outcomes = static.result()
+        report.network = runner.network if plan.jobs else ""
+    for i, outcome in zip(plan.static_indexes, static_outcomes):
+        s = snippets[i]
+        results[i] = SnippetResult(s.path, s.language, s.first_line, "passed" if outcome.passed else "failed",
+                                   outcome.message, outcome.line)
+    for key, outcome in python_outcomes.items():
+        s = snippets[key]
+        results[key] = SnippetResult(s.path, "python", s.first_line, "passed" if outcome.passed else "failed",
+                                     outcome.message, outcome.line, outcome.output)
+    for job, first in plan.repeats:
+        if job.key not in results:
+            s, ran = snippets[job.key], results[first.key]
+            results[job.key] = SnippetResult(s.path, "python", s.first_line, ran.status, ran.message,
+                                             output=ran.output, same_as=(ran.path, ran.first_line))
+    report.results = [results[i] for i in range(len(snippets))]
+    return report

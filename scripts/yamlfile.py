@@ -1,0 +1,46 @@
+"""Reading a project's YAML files (hugo.yaml, links.yaml, front matter): every error becomes one usage error
+that names the file and the line."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scripts.errors import UsageError
+
+
+def yaml_error(err: yaml.YAMLError, path: Path | str | None, *, first_line: int = 1,
+               error: type[UsageError] = UsageError) -> UsageError:
+    """`err` as `path:line: invalid YAML: problem`, for YAML that starts on file line `first_line`."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or getattr(err, "context", None) or str(err) or "syntax error"
+    line = first_line + mark.line if mark is not None else None
+    return error(f"invalid YAML: {problem}", path=path, line=line)
+
+
+def decode_utf8(data: bytes, path: Path | str) -> str:
+    """`data` as text; bytes that are not UTF-8 are a usage error at their line."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise UsageError(f"not UTF-8 (byte 0x{data[err.start]:02x})", path=path, line=line) from None
+
+
+def load_yaml_file(path: Path) -> tuple[Any, str]:
+    """The parsed document of `path` and its text. A missing file raises FileNotFoundError for the caller to
+    decide on; anything unreadable or malformed is a UsageError naming the line."""
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise UsageError("is a directory, not a YAML file", path=path) from None
+    except PermissionError:
+        raise UsageError("cannot be read (permission denied)", path=path) from None
+    text = decode_utf8(data, path)
+    try:
+        return yaml.safe_load(text), text
+    except yaml.YAMLError as err:
+        raise yaml_error(err, path) from None
+    except RecursionError:
+        raise UsageError("invalid YAML: nested too deeply", path=path) from None
