@@ -61,7 +61,7 @@ def build(c, base_url=None, drafts=False, future=False, no_search=False):
 @user_errors
 def serve(c, port=1313, drafts=False, future=False):
     """Serve the site on 127.0.0.1 with Hugo's live reload."""
-    from scripts.site.build import serve_site
+    from scripts.site.serve import serve_site
 
     serve_site(ROOT, port=int(port), drafts=drafts, future=future)
 

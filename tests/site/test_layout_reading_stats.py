@@ -135,7 +135,7 @@ def test_a_post_edited_while_serving_shows_its_new_counts_in_lists(tmp_path: Pat
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     # What `invoke serve` runs, on the copy.
-    serve = (f"from pathlib import Path; from scripts.site.build import serve_site; "
+    serve = (f"from pathlib import Path; from scripts.site.serve import serve_site; "
              f"serve_site(Path({str(root)!r}), port={port})")
     server = subprocess.Popen([sys.executable, "-c", serve], cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
