@@ -12,6 +12,7 @@ from pathlib import Path
 from invoke import Exit, task
 
 from scripts.errors import UserError
+from scripts.reports import Report, exit_code
 
 ROOT = Path(__file__).resolve().parent
 
@@ -29,6 +30,13 @@ def user_errors(fn):
             raise Exit("interrupted", code=130) from None
 
     return wrapper
+
+
+def finish(report: Report, text: str | None = None, *, code: int | None = None) -> None:
+    """Print a task's report (or `text`, its rendering with the task's options) and exit as it says."""
+    print(report.render() if text is None else text)
+    if not report.ok:
+        raise Exit(code=exit_code(report) if code is None else code)
 
 
 @task(
@@ -104,10 +112,7 @@ def lint(c, strict=False):
     """Check the front matter and shortcodes of every page in content/."""
     from scripts.content.lint import lint_content
 
-    report = lint_content(ROOT / "content", strict=strict)
-    print(report.render())
-    if not report.ok:
-        raise Exit(code=1)
+    finish(lint_content(ROOT / "content", strict=strict))
 
 
 @task(
@@ -181,10 +186,7 @@ def check_links(c, no_build=False, crawl=False):
     """Check that every internal link, image and #anchor of the built site resolves (both languages)."""
     from scripts.links.internal import check_links as run_check
 
-    report = run_check(ROOT, build=not no_build, crawl=crawl)
-    print(report.render())
-    if not report.ok:
-        raise Exit(code=1)
+    finish(run_check(ROOT, build=not no_build, crawl=crawl))
 
 
 @task(
@@ -208,9 +210,7 @@ def check_external(c, include=None, exclude=None, no_cache=False, fragments=Fals
     report = run_check_external(ROOT, include=include or [], exclude=exclude or [], use_cache=not no_cache,
                                 fragments=fragments, output_format=format, build=not no_build,
                                 progress=sys.stderr.isatty())
-    print(report.render(format))
-    if not report.ok:
-        raise Exit(code=1)
+    finish(report, report.render(format))
 
 
 @task(
@@ -228,10 +228,7 @@ def check_snippets(c, timeout=None, workers=None, verbose=False, no_shellcheck=F
 
     report = check(ROOT / "content", project_root=ROOT, timeout=_number("--timeout", timeout, float),
                    workers=_number("--workers", workers, int), shellcheck=not no_shellcheck)
-    print(report.render(verbose=verbose))
-    if not report.ok:
-        raise Exit(code=1)
-
+    finish(report, report.render(verbose=verbose))
 
 
 @task(help={"strict": "Lint with warnings as errors"})
@@ -247,9 +244,7 @@ def check(c, strict=False):
 
     result = run_check(ROOT, strict=strict, on_stage=show)
     print()
-    print(result.render_summary())
-    if not result.ok:
-        raise Exit(code=result.exit_code)
+    finish(result, code=result.exit_code)
 
 
 @task(

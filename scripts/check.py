@@ -1,5 +1,5 @@
-"""`invoke check`: every offline check in order — lint, build, check-links, check-snippets — stopping at the
-first stage that fails, so CI and `invoke publish` run one command and read one summary.
+"""The stages every offline check goes through — lint, build, check-links, check-snippets — shared by
+`invoke check` (which stops at the first that fails) and `invoke publish` (which checks what it pushes).
 
 Each stage is called in-process (one Python start-up, one site build shared by the link check).
 """
@@ -10,9 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.errors import EXIT_OK, EXIT_PROBLEMS, UserError
-
-STAGES = ("lint", "build", "check-links", "check-snippets")
+from scripts.content.lint import lint_content
+from scripts.errors import EXIT_OK, UserError
+from scripts.links.internal import check_internal
+from scripts.reports import Report, exit_code, last_line
+from scripts.site.build import build_site
+from scripts.snippets.check import check_snippets
 
 OK, FAILED, NOT_RUN = "ok", "FAILED", "not run"
 
@@ -48,9 +51,9 @@ class CheckRun:
     def seconds(self) -> float:
         return sum(stage.seconds or 0.0 for stage in self.stages)
 
-    def render_summary(self) -> str:
+    def render(self) -> str:
         """At most a dozen lines: one per stage (status, time, what it found), then the verdict."""
-        width = max(len(name) for name in STAGES)
+        width = max(len(stage.name) for stage in STAGES)
         lines = [f"{'stage':<{width}}  {'status':<7}  {'time':>7}  result"]
         for stage in self.stages:
             took = f"{stage.seconds:6.2f}s" if stage.seconds is not None else "      -"
@@ -67,71 +70,87 @@ class CheckRun:
 StageHook = Callable[[StageResult], None]
 
 
-def run_check(root: Path, *, strict: bool = False, on_stage: StageHook | None = None) -> CheckRun:
-    """Run the stages in order on the project at `root`; stop at the first that fails.
+@dataclass(frozen=True)
+class StageContext:
+    """What the stages work on: the project, where the site is built, and for which URL."""
+
+    root: Path
+    site: Path  # where the build stage writes and the link check reads
+    base_url: str | None = None  # hugo.yaml's baseURL when None
+    strict: bool = False  # lint warnings count as problems
+    search: bool = False  # whether the build stage also indexes the site for search
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # the task that runs the same check on its own
+    run: Callable[[StageContext], Report]
+
+
+class _BuildReport:
+    """The build stage's report: Hugo errors raise, so a build that returns has passed."""
+
+    ok = True
+
+    def __init__(self, pages: int, search: bool) -> None:
+        self.pages, self.search = pages, search
+
+    def render(self) -> str:
+        return f"{self.pages} HTML pages" + ("" if self.search else " (search index not built)")
+
+
+def _lint(context: StageContext) -> Report:
+    return lint_content(context.root / "content", strict=context.strict)
+
+
+def _build(context: StageContext) -> Report:
+    # Hugo errors raise CheckFailed with Hugo's own message.
+    built = build_site(context.root, destination=context.site, base_url=context.base_url, search=context.search)
+    return _BuildReport(built.pages, built.search is not None)
+
+
+def _links(context: StageContext) -> Report:
+    return check_internal(context.site, project_root=context.root, base_url=context.base_url)
+
+
+def _snippets(context: StageContext) -> Report:
+    return check_snippets(context.root / "content", project_root=context.root)
+
+
+# The checks `invoke check` runs and `invoke publish` runs before it pushes, in order.
+STAGES: tuple[Stage, ...] = (Stage("lint", _lint), Stage("build", _build), Stage("check-links", _links),
+                             Stage("check-snippets", _snippets))
+
+
+def run_stages(context: StageContext, *, keep_going: bool = False, on_stage: StageHook | None = None) -> CheckRun:
+    """Run STAGES in order; stop at the first that fails unless `keep_going` (publish --force wants every
+    report). A build that fails always stops the run: the later stages read what it builds.
 
     `on_stage` is called with each finished stage (for progress output); the stages that were not
     reached are in the result as NOT_RUN.
     """
-    stages: list[tuple[str, Callable[[], tuple[bool, str, str]]]] = [
-        ("lint", lambda: _lint(root, strict)),
-        ("build", lambda: _build(root)),
-        ("check-links", lambda: _links(root)),
-        ("check-snippets", lambda: _snippets(root)),
-    ]
     run = CheckRun()
-    for index, (name, stage) in enumerate(stages):
+    for index, stage in enumerate(STAGES):
         started = time.perf_counter()
         try:
-            ok, summary, report = stage()
-            code = EXIT_OK if ok else EXIT_PROBLEMS
+            report = stage.run(context)
+            text = report.render()
+            ok, summary, code = report.ok, last_line(text), exit_code(report)
         except UserError as err:  # a stage that could not run at all (bad config, Hugo error): its message
-            ok, summary, report, code = False, _last_line(str(err)), str(err), err.exit_code
-        result = StageResult(name=name, status=OK if ok else FAILED, seconds=time.perf_counter() - started,
-                             summary=summary, report=report, exit_code=code)
+            ok, text, code = False, str(err), err.exit_code
+            summary = last_line(text)
+        result = StageResult(name=stage.name, status=OK if ok else FAILED, seconds=time.perf_counter() - started,
+                             summary=summary, report=text, exit_code=code)
         run.stages.append(result)
         if on_stage is not None:
             on_stage(result)
-        if not ok:
-            run.stages += [StageResult(name=later, status=NOT_RUN) for later, _ in stages[index + 1:]]
+        if not ok and (not keep_going or stage.name == "build"):
+            run.stages += [StageResult(name=later.name, status=NOT_RUN) for later in STAGES[index + 1:]]
             break
     return run
 
 
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
-
-
-def _lint(root: Path, strict: bool) -> tuple[bool, str, str]:
-    from scripts.content.lint import lint_content
-
-    report = lint_content(root / "content", strict=strict)
-    text = report.render()
-    return report.ok, _last_line(text), text
-
-
-def _build(root: Path) -> tuple[bool, str, str]:
-    from scripts.site.build import build_site
-
-    # Hugo only: no stage reads the search index, and Pagefind would add a third to the time on a large
-    # site. `invoke build` (and `invoke publish`) index it.
-    built = build_site(root, search=False)  # a Hugo error raises CheckFailed with Hugo's own message
-    summary = f"{built.pages} HTML pages (search index not built)"
-    return True, summary, summary
-
-
-def _links(root: Path) -> tuple[bool, str, str]:
-    from scripts.links.internal import check_internal
-
-    report = check_internal(root / "site", project_root=root)
-    text = report.render()
-    return report.ok, _last_line(text), text
-
-
-def _snippets(root: Path) -> tuple[bool, str, str]:
-    from scripts.snippets.check import check_snippets
-
-    report = check_snippets(root / "content", project_root=root)
-    text = report.render()
-    return report.ok, _last_line(text), text
+def run_check(root: Path, *, strict: bool = False, on_stage: StageHook | None = None) -> CheckRun:
+    """`invoke check`: the stages on the project at `root`, building into site/ without a search index (no
+    stage reads it, and Pagefind would add a third to the time on a large site)."""
+    return run_stages(StageContext(root=root, site=root / "site", strict=strict), on_stage=on_stage)

@@ -17,10 +17,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.errors import CheckFailed, UsageError
-from scripts.links.internal import check_internal
-from scripts.site.build import build_site
-from scripts.snippets.check import check_snippets
+from scripts.check import FAILED, OK, StageContext, run_stages
+from scripts.errors import EXIT_USAGE, CheckFailed, UsageError
+from scripts.reports import last_line
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's well-known empty tree
 
@@ -109,14 +108,19 @@ def publish(root: Path, options: PublishOptions, *, say: Callable[[str], None] =
         repo = StagingRepo.create(Path(tmp) / "publish.git", source)
         previous = repo.fetch_branch(remote, options.branch)
         site = Path(tmp) / "site"
-        say("building the production site (no drafts, no future posts)")
+        say("building the production site (no drafts, no future posts), then checking it")
         with _hugo_writes_only_under(Path(tmp)):
-            built = build_site(root, destination=site, base_url=options.base_url, drafts=False, future=False)
-        say(f"built {built.pages} pages; checking internal links and code samples")
-        checks = run_checks(site, root, base_url=options.base_url)
-        failed = [check for check in checks if not check.ok]
-        for check in checks:  # the whole report of a failed check, the summary line of a passed one
-            say(check.report.rstrip() if not check.ok else f"{check.name}: {_last_line(check.report)}")
+            checked = run_stages(StageContext(root=root, site=site, base_url=options.base_url, search=True),
+                                 keep_going=True)
+        for stage in checked.stages:  # the whole report of a failed stage, the summary line of a passed one
+            if stage.status == FAILED and stage.name != "build":
+                say(stage.report.rstrip())
+            elif stage.status == OK:
+                say(f"{stage.name}: {stage.summary}")
+        build = next(stage for stage in checked.stages if stage.name == "build")
+        if build.status != OK:  # nothing to publish: the build's own error, with its exit code
+            raise (UsageError if build.exit_code == EXIT_USAGE else CheckFailed)(build.report)
+        failed = [stage for stage in checked.stages if stage.status == FAILED]
         names = " and ".join(check.name for check in failed)
         if failed and not options.force and not options.dry_run:
             raise CheckFailed(f"refusing to publish: {names} failed (--force publishes anyway)")
@@ -126,15 +130,8 @@ def publish(root: Path, options: PublishOptions, *, say: Callable[[str], None] =
                               say=say, display_remote=options.remote)
         if failed and not options.force:  # a dry run: show what would change, then say it would be refused
             raise CheckFailed(f"dry run: {names} failed, so a real publish would be refused (--force publishes anyway)")
-    return dataclasses.replace(result, checks=tuple(checks))
-
-
-def run_checks(site: Path, root: Path, *, base_url: str | None = None) -> list[CheckOutcome]:
-    """The same checks as `invoke check-links` (internal) and `invoke check-snippets`, on this build."""
-    links = check_internal(site, project_root=root, base_url=base_url)
-    snippets = check_snippets(root / "content", project_root=root)
-    return [CheckOutcome("check-links", bool(links.ok), links.render()),
-            CheckOutcome("check-snippets", bool(snippets.ok), snippets.render())]
+    return dataclasses.replace(result, checks=tuple(CheckOutcome(stage.name, stage.status == OK, stage.report)
+                                                    for stage in checked.stages))
 
 
 @contextlib.contextmanager
@@ -305,7 +302,7 @@ class StagingRepo:
         init = subprocess.run(["git", "init", "--bare", "--quiet", "--template=", str(git_dir)],
                               capture_output=True, text=True, env=env)
         if init.returncode != 0:
-            raise UsageError(f"git init failed: {_last_line(init.stderr)}")
+            raise UsageError(f"git init failed: {last_line(init.stderr)}")
         hooks = git_dir / "no-hooks"
         hooks.mkdir()
         lines = []
@@ -328,7 +325,7 @@ class StagingRepo:
     def checked(self, *args: str, input: str | bytes | None = None) -> str:
         proc = self.run(*args, input=input)
         if proc.returncode != 0:
-            raise CheckFailed(f"git {args[0]} failed: {_last_line(proc.stderr) or proc.returncode}")
+            raise CheckFailed(f"git {args[0]} failed: {last_line(proc.stderr) or proc.returncode}")
         return proc.stdout
 
     def fetch_branch(self, remote: str, branch: str) -> str | None:
@@ -355,7 +352,7 @@ class StagingRepo:
     def hash_bytes(self, data: bytes) -> str:
         proc = self.run("hash-object", "-w", "--stdin", input=data, text=False)
         if proc.returncode != 0:
-            raise CheckFailed(f"git hash-object failed: {_last_line(proc.stderr.decode(errors='replace'))}")
+            raise CheckFailed(f"git hash-object failed: {last_line(proc.stderr.decode(errors='replace'))}")
         return proc.stdout.decode().strip()
 
     def write_tree(self, index: dict[str, tuple[str, str]]) -> str:
@@ -423,11 +420,6 @@ def _identity(source: SourceState) -> dict[str, str]:
 
 def _config_quote(path: Path) -> str:
     return '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
 
 
 _GIT_BOILERPLATE = ("Please make sure you have the correct access rights", "and the repository exists.")
