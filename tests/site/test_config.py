@@ -224,12 +224,12 @@ def test_two_builds_are_byte_identical(tmp_path: Path):
 
 def test_template_error_shows_hugos_message_and_fails(tmp_path: Path):
     project = copy_with_tooling(tmp_path / "project")
-    footer = project / "layouts" / "_partials" / "footer.html"
+    footer = project / "layouts" / "_partials" / "site" / "footer.html"
     footer.write_text(footer.read_text() + "\n{{ .NoSuchMethod }}\n")
     result = invoke(project, "build")
     assert result.returncode == 1
     output = result.stdout + result.stderr
-    assert "ERROR" in output and "_partials/footer.html" in output and "NoSuchMethod" in output
+    assert "ERROR" in output and "_partials/site/footer.html" in output and "NoSuchMethod" in output
     assert "Traceback" not in output
 
 

@@ -1,4 +1,4 @@
-"""Word counts and reading times (layouts/_partials/reading-stats.html), built by real Hugo: counted from
+"""Word counts and reading times (layouts/_partials/func/reading-stats.html), built by real Hugo: counted from
 the Markdown source so that lists never render the posts they list; the same figure wherever a post is
 shown; within 4% of Hugo's own .WordCount; markup is not counted."""
 from __future__ import annotations
@@ -114,7 +114,7 @@ def test_counts_stay_within_four_percent_of_hugos_word_count(tmp_path: Path):
     # Hugo's .WordCount counts the rendered text; ours counts the source. A test-only partial prints
     # Hugo's figures beside ours for the announcement in both languages.
     root = copy_project(tmp_path / "project")
-    meta = root / "layouts" / "_partials" / "post-meta.html"
+    meta = root / "layouts" / "_partials" / "post" / "meta.html"
     meta.write_text(meta.read_text(encoding="utf-8").replace(
         '<p class="post-meta"', '<p data-hugo="{{ .WordCount }} {{ .ReadingTime }}" class="post-meta"', 1),
         encoding="utf-8")
