@@ -121,8 +121,13 @@ def lint(c, strict=False):
         "jobs": "Parallel pytest workers (default: auto)",
     }
 )
+@user_errors
 def test(c, k=None, jobs="auto"):
     """Run the test suite with pytest (real Hugo, real browser where installed)."""
+    from scripts.errors import require_dev_package
+
+    for module in ("pytest", "xdist"):
+        require_dev_package(module, "invoke test")
     args = [sys.executable, "-m", "pytest", "-n", str(jobs)]
     if k:
         args += ["-k", k]

@@ -4,6 +4,7 @@ tasks.py turns these into a one-line message and an exit code; nothing else in s
 """
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 EXIT_OK = 0
@@ -39,3 +40,9 @@ class CheckFailed(UserError):
     """A check ran and found problems, or an operation was refused (exit 1)."""
 
     exit_code = EXIT_PROBLEMS
+
+
+def require_dev_package(module: str, needed_by: str) -> None:
+    """Raise a UsageError naming the install command when `module`, a development requirement only, is missing."""
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f"{needed_by} needs {module}, a development requirement: pip install -r requirements-dev.txt")

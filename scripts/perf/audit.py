@@ -20,7 +20,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from scripts.perf.browser import AXE_HINT, AXE_SCRIPT, CHROMIUM_FLAGS, CHROMIUM_HINT, CONTENT_MEDIA_HOST, AxeViolation, \
     axe_violations, chromium_path
-from scripts.errors import UsageError
+from scripts.errors import UsageError, require_dev_package
 from scripts.site.static_server import StaticServer
 
 POST_PAGE = "zh/blog/qwen2.5-max/"  # the page the budgets are about: the original Chinese announcement
@@ -110,6 +110,7 @@ def audit_site(root: Path, *, page: str = POST_PAGE, lighthouse: bool = True,
     `lighthouse_report`: where to keep Lighthouse's full JSON report (it is thrown away otherwise)."""
     from scripts.site.build import build_site
 
+    require_dev_package("playwright", "invoke audit")
     chromium = chromium_path()
     if chromium is None:
         raise UsageError(CHROMIUM_HINT)
