@@ -48,7 +48,7 @@ def test_workflow_matches_githubs_schema(path):
 
 def test_zizmor_finds_nothing_of_medium_severity_or_above():
     zizmor = shutil.which("zizmor")
-    assert zizmor, "zizmor is pinned in requirements.txt; pip install -r requirements.txt"
+    assert zizmor, "zizmor is pinned in requirements-dev.txt; pip install -r requirements-dev.txt"
     proc = subprocess.run([zizmor, "--offline", "--min-severity", "medium", "--format", "plain",
                            *map(str, WORKFLOW_FILES)], capture_output=True, text=True)
     # zizmor exits non-zero exactly when it reports findings at or above --min-severity.
@@ -91,7 +91,7 @@ def test_ci_runs_every_check_in_order():
     assert checks == ["invoke lint", "invoke build", "invoke check-links", "invoke check-snippets", "invoke test"]
     setup = next(s for s in steps(workflow) if s.get("uses", "").startswith("actions/setup-python@"))
     assert setup["with"]["python-version"] == "3.11" and setup["with"]["cache"] == "pip"
-    assert any("pip install" in c and "-r requirements.txt" in c for c in commands)
+    assert any("pip install" in c and "-r requirements-dev.txt" in c for c in commands)
     assert any("apt-get install -y chromium" in c for c in commands)
 
 
