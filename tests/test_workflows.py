@@ -1,5 +1,6 @@
-"""The GitHub Actions workflows: valid for GitHub, clean under zizmor, pinned, least-privileged, and
-running the tasks the README documents. Everything here runs offline."""
+"""The GitHub Actions workflows and .ci/run: valid for GitHub, clean under zizmor, pinned, least-privileged,
+running the tasks the README documents, each change checked once and deployed without checking it again.
+Everything here runs offline."""
 from __future__ import annotations
 
 import json
@@ -35,8 +36,38 @@ def triggers(workflow: dict) -> dict:
     return workflow.get("on", workflow.get(True))
 
 
-def test_the_three_workflows_exist():
-    assert {path.name for path in WORKFLOW_FILES} >= {"ci.yml", "pages.yml", "links.yml"}
+def step_using(job: dict, action: str) -> dict:
+    return next(s for s in job["steps"] if s.get("uses", "").startswith(action + "@"))
+
+
+def installed_requirement_files(job: dict) -> set[str]:
+    """The requirement files a job's steps `pip install -r`, with those they include in turn."""
+    found: set[str] = set()
+    pending = [name for step in job["steps"] for name in re.findall(r"pip install .*?-r (\S+)", step.get("run", ""))]
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found.add(name)
+            pending += re.findall(r"^-r (\S+)", (ROOT / name).read_text(encoding="utf-8"), flags=re.M)
+    return found
+
+
+def readme_test_command() -> str:
+    """The quick start's test command, without its trailing comment."""
+    lines = [line.split("#", 1)[0].strip() for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()]
+    commands = [line for line in lines if line.startswith("pip install") and line.endswith("&& invoke test")]
+    assert len(commands) == 1, f"the README has {len(commands)} test commands: {commands}"
+    return commands[0]
+
+
+def ci_run_commands() -> list[str]:
+    text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_the_two_workflows_exist_and_no_other():
+    # Deployment is a job of CI: a second workflow on push would check the same commit again.
+    assert {path.name for path in WORKFLOW_FILES} == {"ci.yml", "links.yml"}
 
 
 @pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
@@ -83,43 +114,109 @@ def test_checkouts_do_not_keep_the_token(path):
             assert step.get("with", {}).get("persist-credentials") is False
 
 
-def test_ci_runs_every_check_in_order():
-    workflow = load("ci.yml")
-    assert {"push", "pull_request"} <= set(triggers(workflow))
-    commands = run_commands(workflow)
+def test_ci_runs_once_per_change():
+    on = triggers(load("ci.yml"))
+    assert set(on) == {"push", "pull_request", "workflow_dispatch"}
+    # Pushes to other branches are checked by their pull request, not a second time on push.
+    assert on["push"] == {"branches": ["main"]}
+    assert not on["pull_request"]
+
+
+def test_a_newer_push_cancels_a_pull_requests_run_but_never_a_deployment():
+    concurrency = load("ci.yml")["concurrency"]
+    assert concurrency["group"] == "ci-${{ github.ref }}"
+    assert concurrency["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+
+
+def test_ci_runs_every_check_in_order_with_the_development_requirements():
+    job = load("ci.yml")["jobs"]["checks"]
+    commands = [s["run"].strip() for s in job["steps"] if "run" in s]
     checks = [c for c in commands if c.startswith("invoke ")]
     assert checks == ["invoke lint", "invoke build", "invoke check-links", "invoke check-snippets", "invoke test"]
-    setup = next(s for s in steps(workflow) if s.get("uses", "").startswith("actions/setup-python@"))
-    assert setup["with"]["python-version"] == "3.11" and setup["with"]["cache"] == "pip"
-    assert any("pip install" in c and "-r requirements-dev.txt" in c for c in commands)
+    setup = step_using(job, "actions/setup-python")
+    assert setup["with"]["python-version"] == "3.11"
+    assert installed_requirement_files(job) == {"requirements.txt", "requirements-dev.txt"}
     assert any("apt-get install -y chromium" in c for c in commands)
 
 
-def test_pages_deploys_only_after_the_checks_with_least_permissions():
-    workflow = load("pages.yml")
-    assert "workflow_dispatch" in triggers(workflow) and "push" in triggers(workflow)
-    assert workflow["concurrency"] == {"group": "pages", "cancel-in-progress": False}
-    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+def test_the_test_suite_runs_once_in_all_the_workflows():
+    runs = [c for path in WORKFLOW_FILES for c in run_commands(yaml.safe_load(path.read_text(encoding="utf-8")))
+            if re.search(r"\binvoke test\b|\bpytest\b", c)]
+    assert runs == ["invoke test"]
+
+
+def test_pages_deploys_from_main_after_the_checks_pass_without_running_them_again():
+    jobs = load("ci.yml")["jobs"]
+    build, deploy = jobs["pages-build"], jobs["pages-deploy"]
+    # A job runs only when every job it needs has succeeded: a failed check means no deployment.
+    assert build["needs"] == "checks" and deploy["needs"] == "pages-build"
+    assert build["if"] == "github.event_name != 'pull_request' && github.ref == 'refs/heads/main'"
     assert build["permissions"] == {"contents": "read", "pages": "read"}
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
-    assert deploy["needs"] == "build"
     assert deploy["environment"]["name"] == "github-pages"
     assert deploy["environment"]["url"] == "${{ steps.deployment.outputs.page_url }}"
     assert [s["uses"].split("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
 
+    # The build installs what a writer installs and runs one task: the build with the site's URL.
+    assert installed_requirement_files(build) == {"requirements.txt"}
     order = [s.get("run", s.get("uses", "").split("@")[0]).strip() for s in build["steps"]]
-    checks = ["invoke lint", "invoke build", "invoke check-links", "invoke check-snippets", "invoke test"]
-    assert [o for o in order if o in checks] == checks
+    assert [o for o in order if "invoke " in o] == ['invoke build --base-url "${PAGES_BASE_URL%/}/"']
     configure = order.index("actions/configure-pages")
     deploy_build = next(i for i, o in enumerate(order) if o.startswith("invoke build --base-url"))
     upload = order.index("actions/upload-pages-artifact")
-    assert order.index("invoke test") < configure < deploy_build < upload
+    assert configure < deploy_build < upload
     assert build["steps"][configure]["id"] == "pages"
     # The step output reaches the shell as an environment variable, never spliced into the script.
     step = build["steps"][deploy_build]
     assert "${{" not in step["run"]
     assert step["env"] == {"PAGES_BASE_URL": "${{ steps.pages.outputs.base_url }}"}
     assert build["steps"][upload]["with"] == {"path": "site"}
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_pip_is_cached_on_the_requirement_files_each_job_installs(path):
+    jobs = [job for job in yaml.safe_load(path.read_text(encoding="utf-8"))["jobs"].values()
+            if installed_requirement_files(job)]
+    assert jobs
+    for job in jobs:
+        setup = step_using(job, "actions/setup-python")
+        assert setup["with"]["cache"] == "pip"
+        assert set(setup["with"]["cache-dependency-path"].split()) == installed_requirement_files(job)
+
+
+def test_npm_downloads_are_cached_on_the_lockfile_before_npm_ci():
+    jobs = [job for path in WORKFLOW_FILES for job in yaml.safe_load(path.read_text(encoding="utf-8"))["jobs"].values()
+            if any("npm ci" in s.get("run", "") for s in job["steps"])]
+    assert jobs
+    for job in jobs:
+        cache = step_using(job, "actions/cache")
+        assert cache["with"]["path"] == "~/.npm"
+        assert "${{ hashFiles('package-lock.json') }}" in cache["with"]["key"]
+        npm_ci = next(i for i, s in enumerate(job["steps"]) if "npm ci" in s.get("run", ""))
+        assert job["steps"].index(cache) < npm_ci
+
+
+def test_links_installs_only_the_writers_requirements():
+    (job,) = load("links.yml")["jobs"].values()
+    assert installed_requirement_files(job) == {"requirements.txt"}
+
+
+def test_ci_run_ends_with_the_readmes_test_command():
+    # The last command's status is the script's: a failed install or test run, or pytest's exit 5 when no
+    # test ran, fails CI.
+    assert ci_run_commands()[-1] == readme_test_command() == "pip install -r requirements-dev.txt && invoke test"
+    assert "set -euo pipefail" in ci_run_commands()
+
+
+def test_invoke_test_fails_when_no_test_runs(tmp_path):
+    shutil.copy2(ROOT / "tasks.py", tmp_path / "tasks.py")
+    shutil.copy2(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "scripts").symlink_to(ROOT / "scripts")
+    (tmp_path / "tests").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "invoke", "test", "--jobs", "0"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "no tests ran" in proc.stdout
 
 
 def test_links_runs_weekly_with_a_rolling_cache_and_reports_to_the_summary():
