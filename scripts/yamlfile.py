@@ -11,8 +11,13 @@ from scripts.errors import UsageError
 
 
 def yaml_error(err: yaml.YAMLError, path: Path | str | None, *, first_line: int = 1,
-               error: type[UsageError] = UsageError) -> UsageError:
-    """`err` as `path:line: invalid YAML: problem`, for YAML that starts on file line `first_line`."""
+               error: type[UsageError] = UsageError, text: str | None = None) -> UsageError:
+    """`err` as `path:line: invalid YAML: problem`, for YAML that starts on file line `first_line`.
+
+    A character YAML refuses (a control character) is found by its position in `text`, when given."""
+    if isinstance(err, yaml.reader.ReaderError):
+        line = first_line + text.count("\n", 0, err.position) if text is not None else None
+        return error(f"invalid YAML: control character U+{err.character:04X} is not allowed", path=path, line=line)
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
     problem = getattr(err, "problem", None) or getattr(err, "context", None) or str(err) or "syntax error"
     line = first_line + mark.line if mark is not None else None
@@ -41,6 +46,6 @@ def load_yaml_file(path: Path) -> tuple[Any, str]:
     try:
         return yaml.safe_load(text), text
     except yaml.YAMLError as err:
-        raise yaml_error(err, path) from None
+        raise yaml_error(err, path, text=text) from None
     except RecursionError:
         raise UsageError("invalid YAML: nested too deeply", path=path) from None
