@@ -1,10 +1,16 @@
-"""links.yaml: the settings of `invoke check-external`, validated with the line of every mistake."""
+"""links.yaml: the settings of `invoke check-external`. SETTINGS is the one table of them: each key's type,
+range and default. load_config validates a file against it and names the line of every mistake.
+
+A key is a dotted path (`timeout.connect` is `connect:` under `timeout:`). Every number must be finite and
+within its range: `.inf` or `.nan` would make a sleep or a timeout endless or every request fail.
+"""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 import yaml
@@ -14,21 +20,70 @@ from scripts.yamlfile import load_yaml_file
 
 CONFIG_FILE = "links.yaml"
 
+DEFAULT_USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                      "Chrome/131.0.0.0 Safari/537.36")
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # dotted path in links.yaml
+    field: str  # the ExternalConfig attribute it sets
+    type: str  # "number" | "int" | "text" | "regexes" | "statuses"
+    default: Any
+    minimum: float | None = None  # inclusive; numbers only
+    maximum: float | None = None  # inclusive; numbers only
+    unit: str = ""  # how the message names a number: "seconds", "days", "bytes"
+    doc: str = ""
+
+
+def _number(key: str, field_: str, default: float, minimum: float, maximum: float, unit: str, doc: str) -> Setting:
+    return Setting(key, field_, "number", float(default), minimum, maximum, unit, doc)
+
+
+def _int(key: str, field_: str, default: int, minimum: int, maximum: int, doc: str, unit: str = "") -> Setting:
+    return Setting(key, field_, "int", default, minimum, maximum, unit, doc)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    _number("timeout.connect", "connect_timeout", 10, 0.001, 300, "seconds", "wait for a connection"),
+    _number("timeout.read", "read_timeout", 10, 0.001, 300, "seconds", "wait for each part of an answer"),
+    _number("timeout.total", "total_timeout", 30, 0.001, 600, "seconds",
+            "one whole request, connection to last byte, whatever the server sends"),
+    _int("tries", "tries", 3, 1, 10, "attempts per request"),
+    _number("retry_after_cap", "retry_after_cap", 60, 0, 300, "seconds", "longest wait a Retry-After gets"),
+    _number("backoff", "backoff", 1, 0, 60, "seconds", "wait before the second try; doubles for each further try"),
+    _int("max_redirects", "max_redirects", 10, 0, 30, "redirects followed per URL"),
+    _int("concurrency.per_host", "per_host", 2, 1, 32, "requests in flight to one host"),
+    _int("concurrency.overall", "overall", 16, 1, 128, "requests in flight in total"),
+    _number("cache_days", "cache_days", 7, 0, 365, "days", "how long a success is trusted"),
+    _int("max_body_bytes", "max_body_bytes", 5_000_000, 1, 100_000_000,
+         "read at most this much of a page whose #fragment is checked", unit="bytes"),
+    Setting("user_agent", "user_agent", "text", DEFAULT_USER_AGENT, doc="User-Agent header"),
+    Setting("ignore", "ignore", "regexes", (), doc="URLs never checked"),
+    Setting("accept", "accept", "statuses", {}, doc="host -> statuses that count as fine for it and its subdomains"),
+    Setting("ignore_fragments", "ignore_fragments", "regexes", (), doc="URLs whose #fragment is not looked for"),
+)
+
+# A scalar given for one of these groups sets each of the listed keys: `timeout: 5`.
+SHORTHANDS: dict[str, tuple[str, ...]] = {"timeout": ("timeout.connect", "timeout.read")}
+
+_DEFAULTS = {setting.field: setting.default for setting in SETTINGS}
+
 
 @dataclass(frozen=True)
 class ExternalConfig:
-    connect_timeout: float = 10.0
-    read_timeout: float = 10.0
-    tries: int = 3
-    retry_after_cap: float = 60.0
-    backoff: float = 1.0  # seconds before the second try; doubles for each further try
-    max_redirects: int = 10
-    per_host: int = 2
-    overall: int = 16
-    cache_days: float = 7.0
-    max_body_bytes: int = 5_000_000  # read at most this much of a page whose #fragment is checked
-    user_agent: str = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                       "Chrome/131.0.0.0 Safari/537.36")
+    connect_timeout: float = _DEFAULTS["connect_timeout"]
+    read_timeout: float = _DEFAULTS["read_timeout"]
+    total_timeout: float = _DEFAULTS["total_timeout"]
+    tries: int = _DEFAULTS["tries"]
+    retry_after_cap: float = _DEFAULTS["retry_after_cap"]
+    backoff: float = _DEFAULTS["backoff"]
+    max_redirects: int = _DEFAULTS["max_redirects"]
+    per_host: int = _DEFAULTS["per_host"]
+    overall: int = _DEFAULTS["overall"]
+    cache_days: float = _DEFAULTS["cache_days"]
+    max_body_bytes: int = _DEFAULTS["max_body_bytes"]
+    user_agent: str = _DEFAULTS["user_agent"]
     ignore: tuple[str, ...] = ()  # regexes: matching URLs are not checked
     accept: dict[str, frozenset[int]] = field(default_factory=dict)  # host -> statuses that count as fine
     ignore_fragments: tuple[str, ...] = ()  # regexes: matching URLs' #fragments are not checked
@@ -41,96 +96,130 @@ class ExternalConfig:
                    if host == name or host.endswith("." + name))
 
 
-def _key_lines(text: str) -> dict[tuple[str, ...], int]:
-    """1-based line of every mapping key, by its path, for error messages."""
-    lines: dict[tuple[str, ...], int] = {}
+def load_config(path: Path) -> ExternalConfig:
+    """Read links.yaml; a missing file means the defaults. Any mistake is a UsageError at its line."""
+    try:
+        data, text = load_yaml_file(path)
+    except FileNotFoundError:
+        return ExternalConfig()
+    lines = _key_lines(text)
+    if data is None:
+        return ExternalConfig()
+    if not isinstance(data, dict):
+        raise UsageError("expected a mapping of settings", path=path, line=1)
+    values: dict[str, Any] = {}
+    for key, value in _leaves(data, path, lines):
+        setting = _BY_KEY[key]
+        line = lines.get(key, lines.get(key.partition(".")[0]))  # a shorthand has only its group's line
+        values[setting.field] = _validated(setting, value, path, line, lines)
+    return ExternalConfig(**values)
 
-    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+
+_BY_KEY = {setting.key: setting for setting in SETTINGS}
+_GROUPS = {setting.key.partition(".")[0] for setting in SETTINGS if "." in setting.key}
+
+
+def _leaves(data: dict, path: Path, lines: dict[str, int]) -> Iterable[tuple[str, Any]]:
+    """(dotted key, value) of every setting given; unknown keys and misshapen groups are errors."""
+    top_level = sorted({setting.key.partition(".")[0] for setting in SETTINGS})
+    for name, value in data.items():
+        name = str(name)
+        if name not in top_level:
+            raise UsageError(f"unknown setting {name!r} (known: {', '.join(top_level)})", path=path,
+                             line=lines.get(name))
+        if name not in _GROUPS:
+            yield name, value
+            continue
+        children = [setting.key for setting in SETTINGS if setting.key.startswith(name + ".")]
+        if name in SHORTHANDS and not isinstance(value, (dict, list)):
+            yield from ((key, value) for key in SHORTHANDS[name])
+            continue
+        if not isinstance(value, dict):
+            raise UsageError(f"{name} must be a mapping with {', '.join(c.partition('.')[2] for c in children)}",
+                             path=path, line=lines.get(name))
+        for child, child_value in value.items():
+            key = f"{name}.{child}"
+            if key not in children:
+                raise UsageError(f"unknown setting {key!r} (known: {', '.join(children)})", path=path,
+                                 line=lines.get(key, lines.get(name)))
+            yield key, child_value
+
+
+def _validated(setting: Setting, value: Any, path: Path, line: int | None, lines: dict[str, int]) -> Any:
+    def fail(expected: str) -> UsageError:
+        return UsageError(f"{setting.key} must be {expected}, got {_shown(value)}", path=path, line=line)
+
+    if setting.type in ("number", "int"):
+        unit = f" {setting.unit}" if setting.unit else ""
+        bounds = f"from {_plain(setting.minimum)} to {_plain(setting.maximum)}{unit}"
+        if setting.type == "int":
+            if isinstance(value, bool) or not isinstance(value, int) or not setting.minimum <= value <= setting.maximum:
+                raise fail(f"a whole number {bounds}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not setting.minimum <= value <= setting.maximum:
+            raise fail(f"a finite number {bounds}")
+        return float(value)
+    if setting.type == "text":
+        if not isinstance(value, str) or not value.strip() or any(ch in value for ch in "\r\n\0"):
+            raise fail("a non-empty string on one line")
+        return value
+    if setting.type == "regexes":
+        patterns = [] if value is None else value
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            raise fail("a list of regular expressions")
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise UsageError(f"{setting.key}: invalid regular expression {pattern!r}: {err}", path=path,
+                                 line=line) from None
+        return tuple(patterns)
+    if setting.type == "statuses":
+        hosts = {} if value is None else value
+        if not isinstance(hosts, dict):
+            raise fail("a mapping of host names to lists of HTTP status codes")
+        parsed = {}
+        for host, statuses in hosts.items():
+            if not isinstance(statuses, list) or not all(
+                    isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 999 for s in statuses):
+                raise UsageError(f"{setting.key}.{host} must be a list of HTTP status codes (100 to 999), "
+                                 f"got {_shown(statuses)}", path=path, line=lines.get(f"{setting.key}.{host}", line))
+            parsed[str(host).lower()] = frozenset(statuses)
+        return parsed
+    raise ValueError(f"unknown setting type {setting.type!r}")
+
+
+def _plain(number: float) -> str:
+    """100000000, not 1e+08; 0.001 as it is."""
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+
+
+def _shown(value: Any) -> str:
+    """A value as the message shows it: YAML's spelling of the special floats, Python's repr otherwise."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+    return repr(value)
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """1-based line of every mapping key, by its dotted path, for error messages."""
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, prefix: str) -> None:
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
-                lines[path + (str(key.value),)] = key.start_mark.line + 1
-                walk(value, path + (str(key.value),))
+                dotted = f"{prefix}{key.value}"
+                lines.setdefault(dotted, key.start_mark.line + 1)
+                walk(value, dotted + ".")
 
     try:
         root = yaml.compose(text)
     except yaml.YAMLError:
         return lines
     if root is not None:
-        walk(root, ())
+        walk(root, "")
     return lines
-
-
-def load_config(path: Path) -> ExternalConfig:
-    """Read links.yaml; a missing file means the defaults."""
-    if not path.is_file():
-        return ExternalConfig()
-    data, text = load_yaml_file(path)
-    data = data or {}
-    lines = _key_lines(text)
-
-    def fail(message: str, *key: str) -> UsageError:
-        return UsageError(message, path=path, line=lines.get(key))
-
-    if not isinstance(data, dict):
-        raise UsageError("expected a mapping of settings", path=path)
-    known = {"timeout", "tries", "retry_after_cap", "backoff", "max_redirects", "concurrency", "cache_days",
-             "max_body_bytes", "user_agent", "ignore", "accept", "ignore_fragments"}
-    for key in data:
-        if key not in known:
-            raise fail(f"unknown setting {key!r} (known: {', '.join(sorted(known))})", str(key))
-
-    def number(value, *key: str, minimum: float = 0, integer: bool = False):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum \
-                or (integer and not isinstance(value, int)):
-            kind = "an integer" if integer else "a number"
-            raise fail(f"{'.'.join(key)} must be {kind} >= {minimum}, got {value!r}", *key)
-        return value
-
-    values: dict = {}
-    timeout = data.get("timeout", {})
-    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-        timeout = {"connect": timeout, "read": timeout}
-    if not isinstance(timeout, dict) or set(timeout) - {"connect", "read"}:
-        raise fail("timeout must be seconds, or a mapping with connect and read", "timeout")
-    if "connect" in timeout:
-        values["connect_timeout"] = float(number(timeout["connect"], "timeout", "connect", minimum=0.001))
-    if "read" in timeout:
-        values["read_timeout"] = float(number(timeout["read"], "timeout", "read", minimum=0.001))
-    for key, minimum, integer in (("tries", 1, True), ("retry_after_cap", 0, False), ("backoff", 0, False),
-                                  ("max_redirects", 0, True), ("cache_days", 0, False),
-                                  ("max_body_bytes", 1, True)):
-        if key in data:
-            values[key] = number(data[key], key, minimum=minimum, integer=integer)
-    concurrency = data.get("concurrency", {})
-    if not isinstance(concurrency, dict) or set(concurrency) - {"per_host", "overall"}:
-        raise fail("concurrency must be a mapping with per_host and overall", "concurrency")
-    for key in ("per_host", "overall"):
-        if key in concurrency:
-            values[key] = number(concurrency[key], "concurrency", key, minimum=1, integer=True)
-    if "user_agent" in data:
-        if not isinstance(data["user_agent"], str) or not data["user_agent"].strip():
-            raise fail("user_agent must be a non-empty string", "user_agent")
-        values["user_agent"] = data["user_agent"]
-    for key in ("ignore", "ignore_fragments"):
-        patterns = data.get(key) or []
-        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-            raise fail(f"{key} must be a list of regular expressions", key)
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as err:
-                raise fail(f"{key}: invalid regular expression {pattern!r}: {err}", key) from None
-        values[key] = tuple(patterns)
-    accept = data.get("accept") or {}
-    if not isinstance(accept, dict):
-        raise fail("accept must map host names to lists of status codes", "accept")
-    parsed_accept = {}
-    for host, statuses in accept.items():
-        if not isinstance(statuses, list) or not all(isinstance(s, int) and 100 <= s <= 999 for s in statuses):
-            raise fail(f"accept.{host} must be a list of HTTP status codes", "accept", str(host))
-        parsed_accept[str(host).lower()] = frozenset(statuses)
-    values["accept"] = parsed_accept
-    return ExternalConfig(**values)
 
 
 def compile_patterns(patterns: Iterable[str], option: str) -> list[re.Pattern]:

@@ -337,7 +337,7 @@ def test_links_yaml_errors_name_the_file_and_line(tmp_path):
     config.write_text("tries: 3\nconcurrency:\n  per_host: 0\n", encoding="utf-8")
     with pytest.raises(UsageError) as err:
         load_config(config)
-    assert str(err.value) == f"{config}:3: concurrency.per_host must be an integer >= 1, got 0"
+    assert str(err.value) == f"{config}:3: concurrency.per_host must be a whole number from 1 to 32, got 0"
     config.write_text("tires: 3\n", encoding="utf-8")
     with pytest.raises(UsageError, match=r":1: unknown setting 'tires'"):
         load_config(config)
