@@ -2,10 +2,12 @@
 
 Each URL found in a page's href/src/srcset/poster attributes that leads off the site is requested with
 `requests`: HEAD first, GET (streamed; the body is read only for a #fragment check) when HEAD fails or
-is refused with 403/405/501. Redirects are followed by hand so a loop can be named. 429 and 503 are
-retried after their Retry-After (capped), other transient failures after an exponential backoff. At most
-`per_host` requests run at a time against one host and `overall` in total. Successes are cached in
-.cache/links.json for `cache_days`; failures are always rechecked. Settings live in links.yaml.
+is refused with 403/405/501. Redirects are followed by hand so a loop can be named, and only to http(s)
+URLs. 429 and 503 are retried after their Retry-After (capped), other transient failures after an
+exponential backoff. At most `per_host` requests run at a time against one host and `overall` in total.
+Each request ends within `timeout.total` seconds, and link-local and cloud-metadata addresses are never
+contacted (see transport.py). Successes are cached in .cache/links.json for `cache_days`; failures are
+always rechecked. Settings live in links.yaml (see settings.py).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from scripts.links.pages import read_site, site_files
 from scripts.links.settings import CONFIG_FILE, ExternalConfig, compile_patterns, load_config
 from scripts.links.site_url import built_base_url
 from scripts.links.sources import content_pages, page_key
+from scripts.links.transport import AddressRefused, deadline, refused_host, vetted_session
 
 # HEAD answered with these usually means "this server does not do HEAD", not "this URL is broken".
 HEAD_REFUSED = frozenset({403, 405, 501})
@@ -50,6 +53,7 @@ class _Answer:
     body: bytes | None = None
     error: str | None = None
     final: bool = False  # the error makes further tries pointless
+    refused: bool = False  # the host is an address never contacted
 
 
 def malformed_reason(url: str) -> str | None:
@@ -113,7 +117,7 @@ class Checker:
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
+            session = vetted_session()
             session.headers.update({
                 "User-Agent": self.config.user_agent,
                 "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
@@ -134,30 +138,42 @@ class Checker:
         with self._slot(url):  # held for the request and the body, never while waiting to retry
             with self._count_lock:
                 self.requests_sent += 1
-            try:
-                response = self._session().request(method, url, allow_redirects=False, stream=True,
-                                                   timeout=(config.connect_timeout, config.read_timeout))
-            except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
-                    requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader, ValueError) as err:
-                return _Answer(error=f"malformed URL: {err}", final=True)
-            except requests.exceptions.RequestException as err:
-                return _Answer(error=_describe_exception(err, config))
-            try:
-                body = None
-                if read_body and response.status_code == 200 \
-                        and "html" in response.headers.get("Content-Type", "").lower():
-                    chunks, size = [], 0
-                    for chunk in response.iter_content(65536):
-                        chunks.append(chunk)
-                        size += len(chunk)
-                        if size >= config.max_body_bytes:
-                            break
-                    body = b"".join(chunks)
-                return _Answer(status=response.status_code, headers=dict(response.headers), body=body)
-            except requests.exceptions.RequestException as err:
-                return _Answer(error=_describe_exception(err, config))
-            finally:
-                response.close()
+            with deadline(config.total_timeout) as limit:
+                try:
+                    answer = self._exchange(method, url, read_body)
+                except AddressRefused as err:
+                    return _Answer(error=str(err), final=True, refused=True)
+                except (requests.exceptions.RequestException, OSError) as err:
+                    answer = _Answer(error=_describe_exception(err, config))
+                # Cut off, an answer may still look whole (http.client takes the end of input for the end
+                # of the headers): nothing read before the deadline counts.
+                if limit.expired:
+                    return _Answer(error=f"no complete answer within {config.total_timeout:g} s", final=True)
+                return answer
+
+    def _exchange(self, method: str, url: str, read_body: bool) -> _Answer:
+        """One request and, for a #fragment check, the start of its body (within the thread's deadline)."""
+        config = self.config
+        try:
+            response = self._session().request(method, url, allow_redirects=False, stream=True,
+                                               timeout=(config.connect_timeout, config.read_timeout))
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader, ValueError) as err:
+            return _Answer(error=f"malformed URL: {err}", final=True)
+        try:
+            body = None
+            if read_body and response.status_code == 200 \
+                    and "html" in response.headers.get("Content-Type", "").lower():
+                chunks, size = [], 0
+                for chunk in response.iter_content(65536):
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size >= config.max_body_bytes:
+                        break
+                body = b"".join(chunks)
+            return _Answer(status=response.status_code, headers=dict(response.headers), body=body)
+        finally:
+            response.close()
 
     def _send(self, method: str, url: str, *, read_body: bool = False, retry_errors: bool = True) -> _Answer:
         """One request with retries: 429/503 after Retry-After, transient failures after a backoff."""
@@ -185,6 +201,9 @@ class Checker:
         if problem:
             return UrlResult(url, ok=False, error=f"malformed URL: {problem}")
         parts = urlsplit(url)
+        refused = refused_host(parts.hostname or "")
+        if refused:
+            return UrlResult(url, ok=False, error=f"not contacted: {refused}")
         fragment = parts.fragment
         check_fragment = bool(self.fragments and fragment and ":~:" not in fragment
                               and not any(p.search(url) for p in self.ignore_fragments))
@@ -197,16 +216,17 @@ class Checker:
                 answer = self._send("HEAD", current, retry_errors=False)
                 if (answer.error is not None and not answer.final) or answer.status in HEAD_REFUSED:
                     answer = self._send("GET", current)
+            if answer.refused:
+                error = f"not contacted: {answer.error}" if len(chain) == 1 \
+                    else f"redirect to {current} not followed: {answer.error}"
+                return UrlResult(url, ok=False, error=error, final_url=_moved(url, current))
             if answer.error is not None:
                 return UrlResult(url, ok=False, error=answer.error, final_url=_moved(url, current))
             location = answer.headers.get("Location")
             if 300 <= answer.status < 400 and answer.status != 304 and location:
-                try:
-                    target = urljoin(current, location.strip())
-                except ValueError:
-                    return UrlResult(url, ok=False, status=answer.status,
-                                     error=f"redirect to a malformed URL: {location}")
-                target = urlunsplit(urlsplit(target)._replace(fragment=""))
+                target, problem = _redirect_target(current, location)
+                if problem:
+                    return UrlResult(url, ok=False, status=answer.status, error=problem)
                 if target in chain:
                     loop = chain[chain.index(target):] + [target]
                     return UrlResult(url, ok=False, status=answer.status,
@@ -225,6 +245,25 @@ class Checker:
             return UrlResult(url, ok=False, status=status, error=f"missing fragment #{fragment}",
                              final_url=_moved(url, current))
         return UrlResult(url, ok=True, status=status, final_url=_moved(url, current))
+
+
+def _redirect_target(current: str, location: str) -> tuple[str, str | None]:
+    """Where a Location header leads (without its #fragment), or why that redirect is not followed."""
+    try:
+        target = urljoin(current, location.strip())
+        parts = urlsplit(target)
+    except ValueError:
+        return "", f"redirect to a malformed URL: {location[:200]}"
+    if parts.scheme not in ("http", "https"):
+        return "", f"redirects to a {parts.scheme or 'schemeless'}: URL, not followed"
+    target = urlunsplit(parts._replace(fragment=""))
+    problem = malformed_reason(target)
+    if problem:
+        return "", f"redirect to a malformed URL ({problem}): {location[:200]}"
+    refused = refused_host(parts.hostname or "")
+    if refused:
+        return "", f"redirect to {target} not followed: {refused}"
+    return target, None
 
 
 def _moved(url: str, current: str) -> str | None:

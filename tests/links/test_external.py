@@ -28,6 +28,14 @@ from tests.conftest import ROOT, copy_project
 # Small timeouts keep the slow-endpoint and retry cases fast; the logic is the same as with the defaults.
 FAST = ExternalConfig(connect_timeout=1.0, read_timeout=0.3, tries=3, backoff=0.05, retry_after_cap=5.0)
 SLOW_ENDPOINT_SECONDS = 3.0
+REDIRECT_TARGETS = {
+    "file": "file:///etc/passwd",
+    "ftp": "ftp://ftp.example.org/pub/",
+    "javascript": "javascript:alert(document.cookie)",
+    "data": "data:text/html,<script>alert(1)</script>",
+    "metadata": "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+    "metadata-v6": "http://[fd00:ec2::254]/latest/meta-data/",
+}
 
 
 class Recorder:
@@ -110,6 +118,8 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(200)
         elif path == "/page":
             self._answer(200, b'<!doctype html><h1 id="top-heading">T</h1><h2 id="present">P</h2>', html)
+        elif path.startswith("/to/"):  # a redirect to what the rest of the path names
+            self._answer(302, headers={"Location": REDIRECT_TARGETS[path.removeprefix("/to/")]})
         elif path.startswith("/busy/"):
             time.sleep(0.2)
             self._answer(200)
@@ -236,6 +246,24 @@ def test_an_endpoint_slower_than_the_timeout_ends_in_bounded_time(server, tmp_pa
     assert result.error == "no response within 0.3 s"
     # One HEAD, then GET with its tries: never more than the configured number of attempts.
     assert server.paths("HEAD") == ["/slow"] and server.paths("GET") == ["/slow"] * FAST.tries
+
+
+@pytest.mark.parametrize("scheme", ["file", "ftp", "javascript", "data"])
+def test_a_redirect_to_another_scheme_is_named_and_not_followed(server, tmp_path, scheme):
+    url = f"{server.base}/to/{scheme}"
+    result = outcome(run(tmp_path, [url]), url)
+    assert not result.ok
+    assert result.error == f"redirects to a {scheme}: URL, not followed"
+    assert server.paths() == [f"/to/{scheme}"]  # one HEAD, no GET fallback, nothing after it
+
+
+@pytest.mark.parametrize("target, address", [("metadata", "169.254.169.254"), ("metadata-v6", "fd00:ec2::254")])
+def test_a_redirect_to_a_metadata_address_is_not_followed(server, tmp_path, target, address):
+    url = f"{server.base}/to/{target}"
+    result = outcome(run(tmp_path, [url]), url)
+    assert not result.ok
+    assert result.error.startswith(f"redirect to {REDIRECT_TARGETS[target]} not followed: {address} is a ")
+    assert server.paths() == [f"/to/{target}"]
 
 
 def test_fragments_are_checked_only_when_asked(server, tmp_path):
