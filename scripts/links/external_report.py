@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
 
 OUTPUT_FORMATS = ("text", "json")
@@ -33,6 +33,7 @@ class ExternalReport:
     results: list[UrlResult]
     pages: dict[str, list[str]]  # URL -> the pages linking it, as "page (source)"
     requests_sent: int = 0
+    warnings: list[str] = field(default_factory=list)  # about the cache; they do not fail the check
 
     @property
     def broken(self) -> list[UrlResult]:
@@ -54,13 +55,14 @@ class ExternalReport:
             "checked": len(self.results),
             "from_cache": sum(1 for r in self.results if r.cached),
             "requests_sent": self.requests_sent,
+            "warnings": self.warnings,
             "broken": [dict(asdict(r), problem=r.problem, pages=self.pages.get(r.url, [])) for r in self.broken],
         }
 
     def render(self, output_format: str = "text") -> str:
         if output_format == "json":
             return json.dumps(self.as_json(), indent=2, ensure_ascii=False)
-        lines = []
+        lines = [f"warning: {warning}" for warning in self.warnings]
         for result in sorted(self.broken, key=lambda r: r.url):
             lines.append(f"{result.url}: {result.problem}")
             if result.final_url and not result.error:

@@ -45,6 +45,7 @@ class Recorder:
         self.in_flight = 0
         self.max_in_flight = 0
         self.hits: dict[str, int] = {}
+        self.on_request = lambda: None  # a test's hook, run as each request arrives
 
     def paths(self, method: str | None = None) -> list[str]:
         return [p for m, p, _ in self.requests if method is None or m == method]
@@ -86,6 +87,7 @@ class Handler(BaseHTTPRequestHandler):
             rec.in_flight += 1
             rec.max_in_flight = max(rec.max_in_flight, rec.in_flight)
         self.counted_in_flight = True
+        rec.on_request()
         try:
             self._route(path, hit)
         except (BrokenPipeError, ConnectionResetError):
