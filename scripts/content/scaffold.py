@@ -1,6 +1,9 @@
 """`invoke new-post`: make a slug, then let `hugo new content --kind blog` render archetypes/blog.md into
 a new page bundle. Hugo does the rendering so that its own archetype conventions hold; the values reach
 the archetype through QWEN_BLOG_* environment variables, and the archetype escapes them.
+
+The file is claimed first, with an exclusive create (O_EXCL), and Hugo then writes into it (--force): of
+two runs for the same post exactly one gets it, and a run that fails removes only what it created itself.
 """
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import os
 import re
 import subprocess
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +33,15 @@ _LATIN_EXTRA = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł
 # Control characters, line and paragraph separators, and the surrogates Python decodes invalid UTF-8 to.
 _NOT_TEXT = frozenset({"Cc", "Cs", "Zl", "Zp"})
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
+# Cyrillic as Russian passports spell it (ICAO Doc 9303), but with the hard sign dropped like the soft sign,
+# plus the Ukrainian and Belarusian letters.
+_CYRILLIC = str.maketrans({
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
+    "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+    "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "",
+    "э": "e", "ю": "iu", "я": "ia", "і": "i", "ї": "i", "є": "ie", "ґ": "g", "ў": "u",
+})
+MAX_UTC_OFFSET = dt.timedelta(hours=14)  # the furthest any time zone is from UTC (Kiribati, +14:00)
 
 
 @dataclass(frozen=True)
@@ -66,22 +79,17 @@ def check_title(title: str | None) -> str:
 
 
 def slugify(title: str, *, max_length: int = MAX_SLUG_LENGTH) -> str:
-    """A lower-case ASCII slug: Chinese through pinyin, accents dropped, punctuation and emoji to hyphens.
+    """A lower-case ASCII slug: Chinese through pinyin, Cyrillic transliterated, accents dropped, punctuation
+    and emoji to hyphens.
 
-    Raises UsageError when the title holds letters that have no ASCII spelling (asking for --slug), or
-    nothing to make a slug of.
+    Raises UsageError when the title holds letters that have no ASCII spelling (naming the word and asking
+    for --slug), or nothing to make a slug of.
     """
-    text = unicodedata.normalize("NFKC", title)
-    if _HAN.search(text):
-        from pypinyin import Style, lazy_pinyin  # loads a large dictionary: only for Chinese titles
-
-        text = " ".join(lazy_pinyin(text, style=Style.NORMAL))
-    text = unicodedata.normalize("NFKD", text.lower().translate(_LATIN_EXTRA))
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
-    foreign = sorted({ch for ch in text if not ch.isascii() and unicodedata.category(ch)[0] in "LN"})
-    if foreign:
-        raise UsageError(f"cannot spell {''.join(foreign[:5])!r} of the title in ASCII for the slug: "
-                         "pass --slug (lower-case letters, digits, hyphens)")
+    text = _ascii_spelling(title)
+    if _unspelled(text):
+        word = next((w for w in re.findall(r"\w+", title) if _unspelled(_ascii_spelling(w))), title)
+        raise UsageError(f"cannot make an ASCII slug of {word!r} in the title: pass --slug, like "
+                         "--slug my-post (lower-case letters, digits, hyphens)")
     slug = re.sub(r"[^a-z0-9.]+", "-", text)
     slug = re.sub(r"(?<![a-z0-9])\.|\.(?![a-z0-9])", "-", slug)  # a dot survives only inside a word: 2.5
     slug = re.sub(r"-{2,}", "-", slug).strip("-")
@@ -92,6 +100,21 @@ def slugify(title: str, *, max_length: int = MAX_SLUG_LENGTH) -> str:
     if not slug:
         raise UsageError("the title gives an empty slug: pass --slug (lower-case letters, digits, hyphens)")
     return slug
+
+
+def _ascii_spelling(text: str) -> str:
+    """`text` lower-cased and spelled in ASCII as far as it can be: letters without a spelling are kept."""
+    text = unicodedata.normalize("NFKC", text)
+    if _HAN.search(text):
+        from pypinyin import Style, lazy_pinyin  # loads a large dictionary: only for Chinese titles
+
+        text = " ".join(lazy_pinyin(text, style=Style.NORMAL))
+    text = unicodedata.normalize("NFKD", text.lower().translate(_LATIN_EXTRA).translate(_CYRILLIC))
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+
+
+def _unspelled(text: str) -> bool:
+    return any(not ch.isascii() and unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
 def check_slug(slug: str, option: str = "--slug") -> str:
@@ -122,20 +145,51 @@ def post_date(text: str | None, config: SiteConfig, *, now: dt.datetime | None =
     """ISO 8601 with the site's UTC offset, to the second: 2025-01-28T23:00:04+08:00.
 
     A date or time without an offset is read in the site's timezone; one with an offset is the same
-    instant shown in the site's timezone.
+    instant shown in the site's timezone. The offset written is always whole minutes, which Hugo needs:
+    before a zone adopted standard time (Asia/Shanghai until 1901: +08:05:43, its local mean time), the
+    zone's first standard offset is used instead.
     """
+    zone = config.time_zone
     if text is None:
-        moment = (now or dt.datetime.now(dt.timezone.utc)).astimezone(config.time_zone)
-    else:
-        try:
-            moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise UsageError(f"--date {text!r} is not an ISO 8601 date, like 2025-01-28 or "
-                             "2025-01-28T23:00:04+08:00") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=config.time_zone)
-        moment = moment.astimezone(config.time_zone)
-    return moment.replace(microsecond=0).isoformat()
+        return _in_zone(now or dt.datetime.now(dt.timezone.utc), zone, "now").isoformat()
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--date {text!r} is not an ISO 8601 date, like 2025-01-28 or "
+                         "2025-01-28T23:00:04+08:00") from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=_whole_minute_zone(moment, zone), microsecond=0).isoformat()
+    offset = moment.utcoffset()
+    if abs(offset) > MAX_UTC_OFFSET:
+        raise UsageError(f"--date {text!r} has the UTC offset {_offset_text(offset)}; offsets go from -14:00 "
+                         "to +14:00")
+    return _in_zone(moment, zone, f"--date {text!r}").isoformat()
+
+
+def _in_zone(moment: dt.datetime, zone: dt.tzinfo, what: str) -> dt.datetime:
+    """The instant `moment` in `zone` (at a whole-minute offset), to the second."""
+    try:
+        local = moment.astimezone(zone)
+        return moment.astimezone(_whole_minute_zone(local.replace(tzinfo=None), zone)).replace(microsecond=0)
+    except OverflowError:
+        raise UsageError(f"{what} is out of range: in the site's time zone ({zone}) it falls outside the years "
+                         "1 to 9999") from None
+
+
+def _whole_minute_zone(wall: dt.datetime, zone: dt.tzinfo) -> dt.timezone:
+    """The fixed offset to write a wall time of `zone` with: the zone's own, or, where that is not whole
+    minutes (a local mean time), the first standard offset the zone used afterwards."""
+    offset = wall.replace(tzinfo=zone).utcoffset()
+    if offset % dt.timedelta(minutes=1):
+        offset = next((probe.utcoffset() for year in range(wall.year, 10000) for month in (1, 7)
+                       for probe in [dt.datetime(year, month, 1, tzinfo=zone)]
+                       if not probe.utcoffset() % dt.timedelta(minutes=1) and not probe.dst()), dt.timedelta(0))
+    return dt.timezone(offset)
+
+
+def _offset_text(offset: dt.timedelta) -> str:
+    sign, minutes = ("-" if offset < dt.timedelta(0) else "+"), abs(offset) // dt.timedelta(minutes=1)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 @dataclass(frozen=True)
@@ -173,21 +227,93 @@ def _show(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _check_writable(folder: Path, root: Path, target: Path) -> list[Path]:
-    """The folders that will have to be created; a UserError when that cannot work."""
+@dataclass(frozen=True)
+class _Claim:
+    """The empty file this run created exclusively, and the folders it made for it (innermost first)."""
+
+    path: Path
+    identity: tuple[int, int]  # (st_dev, st_ino): the file is removed only while it is still this one
+    folders: tuple[Path, ...]
+
+    def release(self) -> None:
+        """Remove what this run created, and nothing else."""
+        try:
+            info = os.lstat(self.path)
+            if (info.st_dev, info.st_ino) == self.identity:
+                self.path.unlink()
+        except OSError:
+            pass
+        _remove_folders(self.folders)
+
+
+def _claim(target: Path, content: Path, root: Path) -> _Claim:
+    """Create `target`, empty, with an exclusive create, and the folders it needs. Another run that got there
+    first is CheckFailed; anything else that stops it is a UserError naming the real cause."""
+    shown = _show(target, root)
     missing: list[Path] = []
-    probe = folder
-    while not probe.exists():
-        if probe.is_symlink():  # a dangling link
-            break
+    probe = target.parent
+    while not probe.exists() and not probe.is_symlink():
         missing.append(probe)
         probe = probe.parent
+    for folder in (probe, *probe.parents):
+        if folder == content or folder in content.parents:
+            break
+        if folder.is_symlink():
+            raise UserError(f"cannot create {shown}: {_show(folder, root)} is a symlink, and Hugo does not read "
+                            "content through symlinked folders; use a real folder")
     if not probe.is_dir():
-        what = "a file, not a folder" if probe.is_file() else "not a folder (a broken link?)"
-        raise UserError(f"cannot create {_show(target, root)}: {_show(probe, root)} is {what}")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise UserError(f"cannot create {_show(target, root)}: folder {_show(probe, root)} is not writable")
-    return missing
+        what = "a file, not a folder" if probe.is_file() else "not a folder"
+        raise UserError(f"cannot create {shown}: {_show(probe, root)} is {what}")
+    made: list[Path] = []
+    try:
+        for folder in reversed(missing):  # outermost first
+            try:
+                folder.mkdir()
+                made.insert(0, folder)
+            except FileExistsError:
+                if not folder.is_dir() or folder.is_symlink():
+                    raise
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    except FileExistsError:
+        _remove_folders(made)
+        raise CheckFailed(f"{shown} already exists; not overwriting it (choose another --slug, or edit that file)") \
+            from None
+    except OSError as err:
+        _remove_folders(made)
+        raise UserError(f"cannot create {shown}: {_reason(err)}") from None
+    info = os.fstat(fd)
+    os.close(fd)
+    return _Claim(target, (info.st_dev, info.st_ino), tuple(made))
+
+
+def _remove_folders(folders: Iterable[Path]) -> None:
+    for folder in folders:  # innermost first; one that is not empty holds something not ours
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
+def _write_problem(path: Path, size: int) -> str | None:
+    """Why `size` bytes cannot be written into our claimed file (a full disk, a quota), or None."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as err:
+        return _reason(err)
+    try:
+        os.write(fd, b"\n" * size)
+        os.fsync(fd)
+        os.ftruncate(fd, 0)
+    except OSError as err:
+        return _reason(err)
+    finally:
+        os.close(fd)
+    return None
+
+
+def _reason(err: OSError) -> str:
+    """"no space left on device", "permission denied": the system's own words."""
+    return (err.strerror or str(err)).lower()
 
 
 def _hugo_error(output: str, root: Path, archetype: Path) -> UserError:
@@ -223,9 +349,9 @@ def create_post(root: Path, request: PostRequest, *, now: dt.datetime | None = N
 
     content = root / config.content_dir
     target = _target(content, section, slug, lang, config)
+    shown = _show(target.path, root)
     if target.path.exists() or target.path.is_symlink():
-        raise CheckFailed(f"{_show(target.path, root)} already exists; not overwriting it "
-                          "(choose another --slug, or edit that file)")
+        raise CheckFailed(f"{shown} already exists; not overwriting it (choose another --slug, or edit that file)")
 
     weight = "1"
     date_text = request.date
@@ -244,7 +370,6 @@ def create_post(root: Path, request: PostRequest, *, now: dt.datetime | None = N
     date = post_date(date_text, config, now=now)
     tags = tuple(request.tags)
 
-    created_folders = _check_writable(target.path.parent, root, target.path)
     env = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
     env.update({
         f"{ENV_PREFIX}TITLE": title,
@@ -253,30 +378,27 @@ def create_post(root: Path, request: PostRequest, *, now: dt.datetime | None = N
         f"{ENV_PREFIX}DRAFT": "true" if request.draft else "false",
         f"{ENV_PREFIX}TAGS": "\n".join(tags),
     })
-    cmd = [str(hugo.hugo_binary()), "new", "content", "--kind", ARCHETYPE_KIND, "--source", str(root),
-           target.path.relative_to(content).as_posix()]
+    # --force: Hugo writes into the file claimed below, which no other run can have claimed too.
+    cmd = [str(hugo.hugo_binary()), "new", "content", "--kind", ARCHETYPE_KIND, "--force", "--source", str(root),
+           "--", target.path.relative_to(content).as_posix()]
+    claim = _claim(target.path, content, root)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
-    except OSError as err:
-        raise UserError(f"cannot run hugo: {err.strerror}") from None
-    if proc.returncode != 0 or not target.path.is_file():
-        # Hugo writes a placeholder before it renders the archetype: remove what this run created.
-        _remove_created(target.path, created_folders)
-        raise _hugo_error(proc.stderr + "\n" + proc.stdout, root, archetype)
-    try:
-        read_front_matter(target.path)
-    except FrontMatterError as err:
-        _remove_created(target.path, created_folders)
-        raise UserError(f"broken archetype: it rendered front matter that does not parse ({err.message})",
-                        path=_show(archetype, root)) from None
-    return CreatedPost(path=target.path, slug=slug, lang=lang, date=date, translation_of=target.translation_of)
-
-
-def _remove_created(path: Path, created_folders: list[Path]) -> None:
-    if path.is_file():
-        path.unlink()
-    for folder in created_folders:  # innermost first
         try:
-            folder.rmdir()
-        except OSError:
-            break
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
+        except OSError as err:
+            raise UserError(f"cannot run hugo: {err.strerror}") from None
+        if proc.returncode != 0 or not target.path.is_file() or not target.path.stat().st_size:
+            # Hugo blames a full disk on "the target path conflicts with existing content": look for it.
+            problem = _write_problem(target.path, max(4096, archetype.stat().st_size))
+            if problem:
+                raise UserError(f"cannot write {shown}: {problem}")
+            raise _hugo_error(proc.stderr + "\n" + proc.stdout, root, archetype)
+        try:
+            read_front_matter(target.path)
+        except FrontMatterError as err:
+            raise UserError(f"broken archetype: it rendered front matter that does not parse ({err.message})",
+                            path=_show(archetype, root)) from None
+    except BaseException:
+        claim.release()
+        raise
+    return CreatedPost(path=target.path, slug=slug, lang=lang, date=date, translation_of=target.translation_of)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -154,6 +156,26 @@ def test_plain_hugo_new_content_still_works_without_invoke(site: Path):
 
 # --- dates ------------------------------------------------------------------------------------------
 
+def build(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "invoke", "build", "--no-search", *args], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_dates_at_the_edges_are_written_with_whole_minute_offsets_and_build(site: Path):
+    # Asia/Shanghai kept local mean time (+08:05:43) until 1901: Hugo cannot read that offset.
+    old = created(site, new_post(site, "--title", "Old", "--date", "1900-06-01"))
+    first = created(site, new_post(site, "--title", "First", "--date", "0001-01-01T00:00:00Z"))
+    last = created(site, new_post(site, "--title", "Last", "--date", "9999-12-31T23:59:59+14:00"))
+    assert front_matter_lines(old)[1] == "date: 1900-06-01T00:00:00+08:00"
+    assert front_matter_lines(first)[1] == "date: 0001-01-01T08:00:00+08:00"
+    assert front_matter_lines(last)[1] == "date: 9999-12-31T17:59:59+08:00"
+    later = created(site, new_post(site, "--title", "Later"))  # Hugo still loads the site
+    proc = build(site, "--future")
+    assert proc.returncode == 0, proc.stderr
+    for path in (old, first, last, later):
+        assert (site / "site" / "blog" / path.parent.name / "index.html").is_file()
+
+
 @pytest.mark.parametrize("given, written", [
     ("2025-03-01", "2025-03-01T00:00:00+08:00"),
     ("2025-03-01T09:30", "2025-03-01T09:30:00+08:00"),
@@ -176,6 +198,9 @@ def test_date_is_written_with_the_sites_timezone_offset(site: Path, given: str, 
     ("Launch 🚀 day", "launch-day"),
     ("ＱＷＥＮ　３", "qwen-3"),
     ("v1.0 -> v2.0?", "v1.0-v2.0"),
+    ("Привет мир", "privet-mir"),
+    ("Щука и ёж: Съешь", "shchuka-i-ezh-sesh"),
+    ("Київ і Ґрунт", "kiiv-i-grunt"),
 ])
 def test_slugify_gives_readable_lowercase_ascii(title: str, slug: str):
     assert slugify(title) == slug
@@ -199,10 +224,18 @@ def test_good_slugs_pass(slug: str):
     assert check_slug(slug) == slug
 
 
-@pytest.mark.parametrize("title", ["Привет мир", "こんにちは"])
-def test_titles_without_an_ascii_spelling_ask_for_a_slug(title: str):
-    with pytest.raises(UsageError, match="--slug"):
+@pytest.mark.parametrize("title, word", [("こんにちは", "こんにちは"), ("Qwen と 世界", "と"), ("Ελληνικά 2", "Ελληνικά")])
+def test_titles_without_an_ascii_spelling_name_the_word_and_ask_for_a_slug(title: str, word: str):
+    with pytest.raises(UsageError) as err:
         slugify(title)
+    assert str(err.value) == (f"cannot make an ASCII slug of {word!r} in the title: pass --slug, like --slug my-post "
+                              "(lower-case letters, digits, hyphens)")
+
+
+def test_a_cyrillic_title_gets_a_transliterated_slug(site: Path):
+    path = created(site, new_post(site, "--title", "Привет"))
+    assert path == site / "content" / "blog" / "privet" / "index.md"
+    assert read_front_matter(path).data["title"] == "Привет"
 
 
 def test_chinese_post_gets_a_pinyin_bundle_and_index_zh(site: Path):
@@ -256,6 +289,70 @@ def test_running_new_post_twice_keeps_the_first_file(site: Path):
     assert path.read_bytes() == first
 
 
+RACERS = 4  # runs of new-post started together for one title
+RACES = 3
+
+
+def test_runs_racing_for_one_post_leave_the_winners_file(site: Path):
+    for race in range(RACES):
+        title = f"Race {race}"
+        runs = [subprocess.Popen([sys.executable, "-m", "invoke", "new-post", "--title", title, "--tags", str(n)],
+                                 cwd=site, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for n in range(RACERS)]
+        outcomes = [(run.wait(timeout=180), *run.communicate()) for run in runs]
+        winners = [(n, out) for n, (code, out, _) in enumerate(outcomes) if code == 0]
+        assert len(winners) == 1, outcomes
+        for code, out, err in outcomes:
+            if code != 0:
+                assert code == 1 and "Traceback" not in err, (code, err)
+                assert len(err.strip().splitlines()) == 1 and "already exists" in err, err
+        winner, printed = winners[0]
+        path = site / printed.strip()
+        assert [p.name for p in path.parent.iterdir()] == ["index.md"]
+        data = read_front_matter(path).data
+        assert data["title"] == title and data["tags"] == [str(winner)]  # the winner's file, whole
+
+
+def test_a_symlinked_folder_is_named_as_such(site: Path, tmp_path: Path):
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "bundle").mkdir(parents=True)
+    (site / "content" / "blog" / "linked").symlink_to(elsewhere / "bundle")
+    (site / "content" / "notes").symlink_to(elsewhere)
+    before = content_snapshot(site)
+    assert_one_line_error(new_post(site, "--title", "Linked"), 2, "content/blog/linked is a symlink")
+    assert_one_line_error(new_post(site, "--title", "Note", "--section", "notes"), 2, "content/notes is a symlink")
+    assert content_snapshot(site) == before
+    assert [p.name for p in elsewhere.rglob("*")] == ["bundle"]
+
+
+@pytest.fixture
+def full_section(site: Path) -> Iterator[Path]:
+    """content/news on a 64 KB tmpfs that is full (as root, where mounting works; skipped elsewhere)."""
+    news = site / "content" / "news"
+    news.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(news)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        filler = os.open(news / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(filler, b"\0" * 4096):
+                pass
+        except OSError:
+            pass  # full
+        finally:
+            os.close(filler)
+        yield news
+    finally:
+        subprocess.run(["umount", str(news)], check=True)
+
+
+def test_a_full_disk_is_named_as_such(site: Path, full_section: Path):
+    proc = new_post(site, "--title", "Full", "--section", "news")
+    assert_one_line_error(proc, 2, "cannot write content/news/full/index.md: no space left on device")
+    assert [p.name for p in full_section.iterdir()] == ["filler"]
+
+
 # --- bad input: one line, no traceback, the right exit code, nothing written -------------------------
 
 @pytest.mark.parametrize("args, needle", [
@@ -269,7 +366,14 @@ def test_running_new_post_twice_keeps_the_first_file(site: Path):
     (["--title", "tab\tseparated"], "one line"),
     (["--title", "line\u2028separator"], "one line"),
     (["--title", "ok", "--tags", "a,b\x07"], "--tags"),
-    (["--title", "Привет мир"], "--slug"),
+    (["--title", "こんにちは"], "cannot make an ASCII slug of 'こんにちは' in the title: pass --slug"),
+    (["--title", "ok", "--slug=-rf"], "--slug"),
+    (["--title", "ok", "--section=--force"], "--section"),
+    (["--title", "ok", "--date", "9999-12-31T23:59:59-23:59"], "UTC offset -23:59; offsets go from -14:00 to +14:00"),
+    (["--title", "ok", "--date", "2025-01-01T00:00:00+14:30"], "UTC offset +14:30"),
+    (["--title", "ok", "--date", "9999-12-31T23:59:59-14:00"], "outside the years 1 to 9999"),
+    (["--title", "ok", "--date", "0001-01-01T00:00:00+14:00"], "outside the years 1 to 9999"),
+    (["--title", "ok", "--date", "10000-01-01"], "--date"),
     (["--title", "ok", "--slug", "Has Caps"], "--slug"),
     (["--title", "ok", "--slug", "../escape"], "--slug"),
     (["--title", "ok", "--slug", "a/b"], "--slug"),
