@@ -1,15 +1,45 @@
-"""`invoke serve`: Hugo's live-reload server on 127.0.0.1."""
+"""`invoke serve`: Hugo's live-reload server on 127.0.0.1, stopped with `invoke serve` however that is stopped."""
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
+from types import FrameType
 
 from scripts.errors import UsageError
 from scripts.site import hugo
 
+# Ctrl-C reaches Hugo itself (it is in the terminal's process group); these may be sent to us alone.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+GRACE_SECONDS = 5.0  # for Hugo to exit after SIGTERM before it is killed
+
+
+class _Server:
+    """The Hugo process, and whether a stop signal came (perhaps before it had started)."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.stop_requested = False
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_requested = True
+        if self.process is not None:
+            self.process.terminate()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
 
 def serve_site(root: Path, *, port: int = 1313, drafts: bool = False, future: bool = False) -> None:
-    """Hugo's live-reload server on 127.0.0.1; returns when the user stops it."""
+    """Hugo's live-reload server on 127.0.0.1; returns when the user stops it (Ctrl-C, SIGTERM, SIGHUP),
+    and never leaves Hugo running."""
     if not 0 < port < 65536:
         raise UsageError(f"--port must be between 1 and 65535, got {port}")
     cmd = [str(hugo.hugo_binary()), "server", "--source", str(root), "--bind", "127.0.0.1",
@@ -18,7 +48,16 @@ def serve_site(root: Path, *, port: int = 1313, drafts: bool = False, future: bo
         cmd.append("--buildDrafts")
     if future:
         cmd.append("--buildFuture")
+    server = _Server()
+    previous = {signum: signal.signal(signum, server.on_signal) for signum in STOP_SIGNALS}
     try:
-        subprocess.run(cmd, check=False, env=hugo.hugo_environment())
+        server.process = subprocess.Popen(cmd, env=hugo.hugo_environment())
+        if server.stop_requested:  # the signal came while Hugo was being started
+            server.process.terminate()
+        server.process.wait()
     except KeyboardInterrupt:
         pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        server.stop()
