@@ -152,6 +152,14 @@ def _hugo_writes_only_under(tmp: Path) -> Iterator[None]:
 
 
 def _validate(options: PublishOptions) -> None:
+    # A value that starts with "-" would be read by git as an option (--upload-pack=<command> runs it).
+    if not options.remote.strip():
+        raise UsageError("--remote must not be empty")
+    if options.remote.startswith("-"):
+        raise UsageError(f"--remote {options.remote!r} starts with '-', which git would take for an option: "
+                         "name a remote, a path (./-name for a folder called so) or a URL")
+    if options.branch.startswith("-"):
+        raise UsageError(f"--branch {options.branch!r} starts with '-': a branch name must not")
     if options.cname is not None and not _DOMAIN.match(options.cname.strip()):
         raise UsageError(f"--cname takes a domain name such as blog.example.com, got {options.cname!r}")
     if not options.branch or subprocess.run(["git", "check-ref-format", f"refs/heads/{options.branch}"],
@@ -330,13 +338,13 @@ class StagingRepo:
 
     def fetch_branch(self, remote: str, branch: str) -> str | None:
         """The branch's tip on the remote, fetched (just the tip); None when the branch does not exist."""
-        listed = self.run("ls-remote", "--heads", remote, f"refs/heads/{branch}")
+        listed = self.run("ls-remote", "--heads", "--", remote, f"refs/heads/{branch}")
         if listed.returncode != 0:
             raise CheckFailed(f"cannot read {remote}: {_git_reason(listed.stderr)}")
         if not listed.stdout.strip():
             return None
         # History is kept on the remote: the new commit only needs the tip as its parent.
-        fetched = self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--depth=1", remote,
+        fetched = self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--depth=1", "--", remote,
                            f"+refs/heads/{branch}:refs/publish/previous")
         if fetched.returncode != 0:
             raise CheckFailed(f"cannot fetch {branch} from {remote}: {_git_reason(fetched.stderr)}")
@@ -390,7 +398,8 @@ class StagingRepo:
         # A plain push: the new commit's parent is the tip we fetched, so anything pushed to the branch
         # in the meantime makes this a non-fast-forward, which git refuses rather than overwrite.
         # --no-verify: the project's pre-push hooks are about its source branches, not this one.
-        proc = self.run("push", "--porcelain", "--no-verify", "--quiet", remote, f"{commit}:refs/heads/{branch}")
+        proc = self.run("push", "--porcelain", "--no-verify", "--quiet", "--", remote,
+                        f"{commit}:refs/heads/{branch}")
         if proc.returncode == 0:
             return
         reason = None

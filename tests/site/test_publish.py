@@ -272,14 +272,36 @@ def test_an_unknown_remote_is_a_usage_error_without_traceback(source: Path):
 
 @pytest.mark.parametrize("options, complaint", [
     (PublishOptions(cname="https://blog.example.com/"), "--cname takes a domain name"),
+    (PublishOptions(cname="-blog.example.com"), "--cname takes a domain name"),
     (PublishOptions(branch="gh..pages"), "is not a valid branch name"),
+    (PublishOptions(branch="-x"), "--branch '-x' starts with '-'"),
+    (PublishOptions(branch="--force"), "--branch '--force' starts with '-'"),
     (PublishOptions(remote="/no/such/repository.git"), "neither a remote"),
+    (PublishOptions(remote="--receive-pack=touch X"), "--remote '--receive-pack=touch X' starts with '-'"),
+    (PublishOptions(remote="-oProxyCommand=touch X:repo"), "starts with '-'"),
+    (PublishOptions(remote=""), "--remote must not be empty"),
 ])
 def test_bad_options_are_refused_before_building(project: Path, options: PublishOptions, complaint: str):
     with pytest.raises(UsageError) as refused:
         publish(project, options, say=lambda _: None)
     assert refused.value.exit_code == 2 and complaint in str(refused.value)
     assert not (project / ".hugo_build.lock").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["--remote", "--upload-pack=touch${IFS}PWNED;:"],
+    ["--remote=--upload-pack=touch${IFS}PWNED;:", "--dry-run"],
+    ["--branch=--upload-pack=touch${IFS}PWNED;:"],
+])
+def test_an_option_in_disguise_exits_2_and_runs_nothing(source: Path, workspace: Path, args: list[str]):
+    before = remote_state(workspace / "origin.git")
+    proc = run_invoke(source, "publish", *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "starts with '-'" in proc.stderr
+    assert proc.stdout == ""  # not even the build started
+    assert not list(source.rglob("PWNED")) and not list(workspace.rglob("PWNED"))
+    assert remote_state(workspace / "origin.git") == before
 
 
 def test_the_message_tells_a_dirty_source_apart(workspace: Path):
