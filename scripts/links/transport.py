@@ -88,9 +88,14 @@ class Deadline:
     def attach(self, sock: socket.socket) -> None:
         """Shut `sock` down when the deadline passes (at once if it has)."""
         try:
-            duplicate = socket.socket(fileno=os.dup(sock.fileno()))
+            fd = os.dup(sock.fileno())
         except OSError:
             return  # already closed: nothing left to stop
+        try:
+            duplicate = socket.socket(fileno=fd)
+        except OSError:
+            os.close(fd)
+            return
         with self._lock:
             self._sockets.append(duplicate)
             if self.expired:
@@ -167,8 +172,8 @@ class _VettedConnection:
     def _new_conn(self) -> socket.socket:
         limit = _active()
         timeout = self.timeout if isinstance(self.timeout, (int, float)) else None
-        if limit is not None:
-            timeout = min(math.inf if timeout is None else timeout, limit.remaining())
+        if limit is not None:  # a timeout of 0 would make the socket non-blocking: keep a sliver
+            timeout = max(0.001, min(math.inf if timeout is None else timeout, limit.remaining()))
         try:
             addresses = _resolve(self.host, self.port, timeout)
         except socket.gaierror as err:
