@@ -17,7 +17,7 @@ from scripts.links.external import check_external
 from scripts.links.settings import ExternalConfig
 from scripts.links.transport import AddressRefused, refusal, vetted_session
 from tests.conftest import ROOT
-from tests.links.test_external import outcome, write_site
+from tests.links.test_external import REDIRECT_TARGETS, outcome, server, write_site  # noqa: F401 - a fixture
 
 # Only the deadline can end a drip: each byte comes far sooner than the per-read timeout.
 DRIP = ExternalConfig(connect_timeout=30.0, read_timeout=30.0, total_timeout=1.5, tries=2, backoff=0.05)
@@ -72,27 +72,16 @@ def check_one(tmp_path: Path, url: str, config: ExternalConfig = DRIP, **options
 
 
 @pytest.mark.timeout(60)
-def test_headers_dripped_one_byte_at_a_time_end_at_the_deadline(tmp_path):
-    with drip_server(b"HTTP/1.1 200 OK\r\nX-Drip: ") as port:
-        result = check_one(tmp_path, f"http://127.0.0.1:{port}/slowloris")
-    assert not result.ok
-    assert result.error == "no complete answer within 1.5 s"
-
-
-@pytest.mark.timeout(60)
-def test_a_body_dripped_one_byte_at_a_time_ends_at_the_deadline(tmp_path):
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000000\r\n\r\n<!doctype html><p id="
-    with drip_server(head) as port:
-        result = check_one(tmp_path, f"http://127.0.0.1:{port}/page#section", fragments=True)
-    assert not result.ok
-    assert result.error == "no complete answer within 1.5 s"
-
-
-@pytest.mark.timeout(60)
-def test_a_tls_handshake_dripped_one_byte_at_a_time_ends_at_the_deadline(tmp_path):
-    # The start of a TLS record that announces 16 KB, the rest of which never quite arrives.
-    with drip_server(b"\x16\x03\x03\x40\x00") as port:
-        result = check_one(tmp_path, f"https://127.0.0.1:{port}/")
+@pytest.mark.parametrize("first, path, options", [
+    (b"HTTP/1.1 200 OK\r\nX-Drip: ", "/headers", {}),
+    (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000000\r\n\r\n<!doctype html><p id=",
+     "/body#section", {"fragments": True}),
+    (b"\x16\x03\x03\x40\x00", "/tls-handshake", {}),  # a TLS record that announces 16 KB, sent a byte at a time
+], ids=["headers", "body", "tls-handshake"])
+def test_an_answer_dripped_one_byte_at_a_time_ends_at_the_deadline(tmp_path, first: bytes, path: str, options):
+    with drip_server(first) as port:
+        scheme = "https" if path == "/tls-handshake" else "http"
+        result = check_one(tmp_path, f"{scheme}://127.0.0.1:{port}{path}", **options)
     assert not result.ok
     assert result.error == "no complete answer within 1.5 s"
 
@@ -140,14 +129,12 @@ print(json.dumps({"errors": {r.url: r.error for r in report.results}, "connects"
 """
 
 
-def test_metadata_addresses_are_never_connected_to(tmp_path):
+def test_metadata_addresses_are_never_connected_to(server, tmp_path):
     urls = ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://100.100.100.200/latest/",
-            "http://rebind.test/"]
-    with redirect_server("http://169.254.169.254/latest/user-data") as redirecting:
-        urls.append(redirecting)
-        write_site(tmp_path, {"blog/post": urls})
-        proc = subprocess.run([sys.executable, "-c", NEVER_CONNECTS, str(tmp_path), *urls], cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
+            "http://rebind.test/", f"{server.base}/to/metadata"]
+    write_site(tmp_path, {"blog/post": urls})
+    proc = subprocess.run([sys.executable, "-c", NEVER_CONNECTS, str(tmp_path), *urls], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     found = json.loads(proc.stdout)
     assert [address for address in found["connects"] if refusal(address)] == []
@@ -158,33 +145,6 @@ def test_metadata_addresses_are_never_connected_to(tmp_path):
     assert errors[urls[1]] == "not contacted: fe80::1 is a link-local address"
     assert errors[urls[2]] == "not contacted: 100.100.100.200 is a cloud metadata address (Alibaba Cloud)"
     assert errors[urls[3]].startswith("not contacted: rebind.test resolves to 169.254.169.254, a link-local")
-    assert errors[urls[4]].startswith("redirect to http://169.254.169.254/latest/user-data not followed: ")
-
-
-@contextmanager
-def redirect_server(location: str) -> Iterator[str]:
-    """An HTTP server on 127.0.0.1 whose every answer is a 302 to `location`; yields its URL."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Redirect(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_HEAD(self):
-            self.send_response(302)
-            self.send_header("Location", location)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_GET = do_HEAD
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/go"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    assert errors[urls[4]].startswith(f"redirect to {REDIRECT_TARGETS['metadata']} not followed: ")
+    assert server.paths() == ["/to/metadata"]
 
