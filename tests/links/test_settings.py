@@ -92,7 +92,6 @@ def test_the_defaults_are_the_tables_and_links_yaml_states_them(tmp_path: Path):
 
 @pytest.mark.parametrize("content, line, needle", [
     ("tries: 3\nbackoff: .inf\n", 2, "backoff must be a finite number"),
-    ("timeout:\n  read: .nan\n", 2, "timeout.read must be a finite number"),
     (b"tries: 3\ncache_days: 7\n# \xc3\x28\n", 3, "not UTF-8"),
 ])
 def test_the_task_exits_2_with_one_line_naming_links_yaml_and_the_line(tmp_path: Path, content, line: int,

@@ -290,7 +290,6 @@ def test_bad_options_are_refused_before_building(project: Path, options: Publish
 
 @pytest.mark.parametrize("args", [
     ["--remote", "--upload-pack=touch${IFS}PWNED;:"],
-    ["--remote=--upload-pack=touch${IFS}PWNED;:", "--dry-run"],
     ["--branch=--upload-pack=touch${IFS}PWNED;:"],
 ])
 def test_an_option_in_disguise_exits_2_and_runs_nothing(source: Path, workspace: Path, args: list[str]):
