@@ -299,7 +299,13 @@ def test_runs_racing_for_one_post_leave_the_winners_file(site: Path):
         runs = [subprocess.Popen([sys.executable, "-m", "invoke", "new-post", "--title", title, "--tags", str(n)],
                                  cwd=site, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for n in range(RACERS)]
-        outcomes = [(run.wait(timeout=180), *run.communicate()) for run in runs]
+        try:
+            outcomes = [(run.wait(timeout=180), *run.communicate()) for run in runs]
+        finally:
+            for run in runs:
+                if run.poll() is None:
+                    run.kill()
+                    run.communicate()
         winners = [(n, out) for n, (code, out, _) in enumerate(outcomes) if code == 0]
         assert len(winners) == 1, outcomes
         for code, out, err in outcomes:
