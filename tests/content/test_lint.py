@@ -57,28 +57,9 @@ def only(report: LintReport) -> tuple[str, int, str, str]:
 
 # --- the real content -------------------------------------------------------------------------------
 
-def bare_fence_lines(path: Path) -> list[int]:
-    lines = path.read_text(encoding="utf-8").split("\n")
-    inside, result = False, []
-    for number, line in enumerate(lines, 1):
-        if line.startswith("```"):
-            if not inside and not line[3:].strip():
-                result.append(number)
-            inside = not inside
-    return result
-
-
-def test_the_real_content_lints_clean_but_for_the_bibtex_fences():
-    report = lint_content(ROOT / "content")
-    assert report.ok and report.errors == 0
-    expected = []
-    for name in ("index.md", "index.zh.md"):
-        path = ROOT / "content" / "blog" / "qwen2.5-max" / name
-        expected += [(f"content/blog/qwen2.5-max/{name}", line) for line in bare_fence_lines(path)]
-    assert len(expected) == 2  # the BibTeX block, in both languages
-    announcement = [f for f in report.findings if f.path.startswith("content/blog/qwen2.5-max/")]
-    assert [(f.path, f.line) for f in announcement] == expected
-    assert {f.level for f in announcement} == {"warning"}
+def test_the_real_content_lints_clean_even_when_strict():
+    report = lint_content(ROOT / "content", strict=True)
+    assert report.findings == [] and report.ok, report.render()
 
 
 def invoke_lint(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -86,16 +67,12 @@ def invoke_lint(cwd: Path, *args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def test_invoke_lint_on_the_project_exits_0_and_strict_exits_1():
-    proc = invoke_lint(ROOT)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    *findings, summary = proc.stdout.strip().splitlines()
-    assert findings and all(FINDING.fullmatch(line) for line in findings)
-    assert re.fullmatch(r"\d+ pages checked: 0 errors, \d+ warnings? in \d+ files?", summary)
-    strict = invoke_lint(ROOT, "--strict")
-    assert strict.returncode == 1
-    assert all(FINDING.fullmatch(line).group("level") == "error" for line in strict.stdout.splitlines()[:-1])
-    assert "Traceback" not in proc.stderr + strict.stderr
+def test_invoke_lint_on_the_project_exits_0_even_when_strict():
+    for args in ((), ("--strict",)):
+        proc = invoke_lint(ROOT, *args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert re.fullmatch(r"\d+ pages checked: 0 errors, 0 warnings", proc.stdout.strip()), proc.stdout
+        assert proc.stderr == ""
 
 
 def test_invoke_lint_exit_codes_and_sorted_output(tmp_path: Path):
