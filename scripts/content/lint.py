@@ -3,7 +3,7 @@
 Errors: front matter that does not parse, unknown keys (naming the nearest known one), values of the
 wrong type, a missing title or date, shortcodes called with parameters they do not take or without
 required ones. Warnings: a date in the future, drafts, translations whose date or weight differ, code
-fences without a language. Keys, types and shortcode parameters come from scripts/content/schema.py.
+fences without a language, keys Hugo ignores. Keys, types and shortcode parameters come from scripts/content/schema.py.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from scripts.errors import UsageError
 from scripts.content.frontmatter import FrontMatter, FrontMatterError, parse_split, split_front_matter
-from scripts.content.schema import REQUIRED_KEYS, SHORTCODES, Key, known_keys, type_matches
+from scripts.content.schema import IGNORED_KEYS, REQUIRED_KEYS, SHORTCODES, Key, known_keys, type_matches
 from scripts.content.fences import scan_flat
 from scripts.site.config import SiteConfig, read_site_config
 
@@ -220,7 +220,7 @@ class _Linter:
                 group = ("key", front_matter.data["translationKey"])
             # Posts live in a section; top-level pages (search, archives) and list pages (_index) need no date.
             is_post = path.parent != content_dir and not path.name.startswith("_index.")
-            self._check_keys(shown, front_matter, is_post=is_post)
+            self._check_keys(shown, front_matter, is_post=is_post, lang=lang)
             self._check_dates(shown, front_matter)
         if path.suffix in MARKDOWN_SUFFIXES:
             self._check_fences(shown, split.body, split.body_line)
@@ -240,21 +240,27 @@ class _Linter:
             base, lang = stem, self.config.default_language
         return lang, (path.parent.relative_to(content_dir).as_posix(), base)
 
-    def _check_keys(self, shown: str, fm: FrontMatter, *, is_post: bool) -> None:
+    def _check_keys(self, shown: str, fm: FrontMatter, *, is_post: bool, lang: str) -> None:
         for name, line in fm.duplicate_keys:
             self.add(shown, line, ERROR, f'key "{name}" is set twice (Hugo rejects the file)')
         for name, value in fm.data.items():
             key = self.keys.get(str(name).lower())
-            if key is None:
+            if str(name).lower() in IGNORED_KEYS:
+                self._ignored_key(shown, fm, str(name), value, lang)
+            elif key is None:
                 self.add(shown, fm.line_of(name), ERROR, _unknown("key", str(name), self.key_names))
-                continue
-            self._check_value(shown, fm, key, str(name), value)
+            else:
+                self._check_value(shown, fm, key, str(name), value)
         for required in REQUIRED_KEYS:
             if required == "date" and not is_post:
                 continue
             value = next((v for k, v in fm.data.items() if str(k).lower() == required), None)
             if value is None or value == "":
                 self.add(shown, fm.start_line, ERROR, f'missing "{required}"')
+
+    def _ignored_key(self, shown: str, fm: FrontMatter, name: str, value: Any, lang: str) -> None:
+        self.add(shown, fm.line_of(name), WARNING,
+                 f'"{name}" has no effect: {IGNORED_KEYS[name.lower()]} (this page is "{lang}"); remove it')
 
     def _check_value(self, shown: str, fm: FrontMatter, key: Key, name: str, value: Any) -> None:
         if value is None:

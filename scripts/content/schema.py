@@ -68,17 +68,25 @@ POST_KEYS: tuple[Key, ...] = (
     _k("header", "map", commented=True, children=HEADER_KEYS, doc="post header background"),
 )
 
-# Hugo's own front-matter fields, accepted anywhere (https://gohugo.io/content-management/front-matter/).
+# Hugo's own front-matter fields, accepted anywhere: those of https://gohugo.io/content-management/front-matter/
+# (Hugo 0.168), the date aliases of its default `frontmatter` settings (pubdate, published, modified,
+# unpublishdate) and `menu`, which Hugo reads as `menus`.
 HUGO_KEYS: tuple[Key, ...] = (
     _k("aliases", "string-list"), _k("build", "map"), _k("cascade", "any"), _k("date", "date"),
     _k("description", "string"), _k("draft", "bool"), _k("expiryDate", "date"), _k("headless", "bool"),
     _k("isCJKLanguage", "bool"), _k("keywords", "string-list"), _k("lastmod", "date"), _k("layout", "string"),
-    _k("linkTitle", "string"), _k("markup", "string"), _k("menus", "any"), _k("outputs", "string-list"),
-    _k("params", "map"), _k("publishDate", "date"), _k("resources", "any"), _k("sitemap", "map"),
-    _k("slug", "string"), _k("summary", "string"), _k("tags", "string-list"), _k("title", "string"),
-    _k("translationKey", "string"), _k("type", "string"), _k("url", "string"), _k("weight", "int"),
-    _k("sites", "any"),
+    _k("linkTitle", "string"), _k("markup", "string"), _k("menus", "any"), _k("menu", "any"),
+    _k("outputs", "string-list"), _k("params", "map"), _k("publishDate", "date"), _k("resources", "any"),
+    _k("sitemap", "map"), _k("slug", "string"), _k("summary", "string"), _k("tags", "string-list"),
+    _k("title", "string"), _k("translationKey", "string"), _k("type", "string"), _k("url", "string"),
+    _k("weight", "int"), _k("sites", "any"),
+    _k("pubdate", "date"), _k("published", "any"), _k("modified", "date"), _k("unpublishdate", "date"),
 )
+
+# Keys the old theme's posts carry that Hugo 0.168 ignores: a page's language comes from its file name.
+IGNORED_KEYS: dict[str, str] = {
+    "lang": "Hugo ignores it and takes a page's language from its file name",
+}
 
 REQUIRED_KEYS: tuple[str, ...] = ("title", "date")
 

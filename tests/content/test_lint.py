@@ -204,6 +204,26 @@ def test_every_key_of_the_announcement_and_the_schema_is_known(site: Path):
     assert [f.message for f in lint(site).findings] == ['unknown key "Title_Case_Is_Unknown"']
 
 
+def test_hugos_own_front_matter_keys_are_accepted(site: Path):
+    """Every field of Hugo's front-matter page (0.168), the date aliases of its default settings, and the
+    old theme's `summary` and `lastmod`."""
+    post(site, "blog/p/index.md", GOOD + "\n".join([
+        "aliases: [/old/]", "build: {list: always}", "cascade: {show_toc: false}", "description: d",
+        "expiryDate: 2030-01-01", "headless: false", "isCJKLanguage: false", "keywords: [a, b]",
+        "lastmod: 2025-02-01", "layout: single", "linkTitle: P", "markup: markdown", "menus: main",
+        "outputs: [html]", "params: {x: 1}", "publishDate: 2025-01-28", "resources: []", "sitemap: {disable: false}",
+        "slug: p", "summary: s", "translationKey: p", "type: blog", "url: /p/", "weight: 2", "pubdate: 2025-01-28",
+        "modified: 2025-02-01", "unpublishdate: 2030-01-01", "menu: main", "published: true",
+    ]) + "\n")
+    assert lint(site).findings == []
+
+
+def test_lang_has_no_effect_and_says_so(site: Path):
+    post(site, "blog/p/index.zh.md", GOOD + "lang: zh-CN\n")
+    assert only(lint(site)) == ("content/blog/p/index.zh.md", 4, "warning", '"lang" has no effect: Hugo ignores it '
+                                "and takes a page's language from its file name (this page is \"zh\"); remove it")
+
+
 @pytest.mark.parametrize("front_matter, missing", [
     ('date: 2025-01-28\n', "title"),
     ('title: ""\ndate: 2025-01-28\n', "title"),
