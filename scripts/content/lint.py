@@ -1,9 +1,10 @@
 """`invoke lint`: check the front matter and shortcode calls of every page under content/.
 
 Errors: front matter that does not parse, unknown keys (naming the nearest known one), values of the
-wrong type, a missing title or date, shortcodes called with parameters they do not take or without
-required ones. Warnings: a date in the future, drafts, translations whose date or weight differ, code
-fences without a language, keys Hugo ignores. Keys, types and shortcode parameters come from scripts/content/schema.py.
+wrong type, a missing title or date, and every shortcode call Hugo would refuse or that is called wrongly
+(scripts/content/shortcodes.py). Warnings: a date in the future, drafts, translations whose date or weight
+differ, code fences without a language, keys Hugo ignores. Keys, types and shortcode parameters come from
+scripts/content/schema.py; which shortcodes exist, from the site's layouts/_shortcodes/.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import datetime as dt
 import difflib
 import multiprocessing
 import os
-import re
 import threading
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -21,8 +21,9 @@ from typing import Any
 
 from scripts.errors import UsageError
 from scripts.content.frontmatter import FrontMatter, FrontMatterError, parse_split, split_front_matter
-from scripts.content.schema import IGNORED_KEYS, REQUIRED_KEYS, SHORTCODES, Key, known_keys, type_matches
+from scripts.content.schema import IGNORED_KEYS, REQUIRED_KEYS, Key, known_keys, type_matches
 from scripts.content.fences import scan_flat
+from scripts.content.shortcodes import ShortcodeChecker, available_shortcodes, scan_calls
 from scripts.site.config import SiteConfig, read_site_config
 
 ERROR = "error"
@@ -38,10 +39,6 @@ _EXPECTED = {
     "string-list": "a list of strings",
     "map": "a mapping of keys to values",
 }
-
-# {{< name params >}} and {{% name params %}}; {{</* … */>}} is an escaped (shown, not run) call.
-_SHORTCODE = re.compile(r"\{\{<(.*?)>\}\}|\{\{%(.*?)%\}\}", re.S)
-_SHORTCODE_PARAM = re.compile(r"""\s*(?:([A-Za-z_][\w-]*)\s*=\s*)?("(?:\\.|[^"\\])*"|`[^`]*`|[^\s"`]+)""")
 
 
 @dataclass(frozen=True, order=True)
@@ -118,7 +115,8 @@ def lint_content(content_dir: Path, *, strict: bool = False, now: dt.datetime | 
     if now.tzinfo is None:
         now = now.replace(tzinfo=config.time_zone)
     paths = _content_files(content_dir)
-    findings, pages, workers = _lint_in_parallel(paths, content_dir, config, now)
+    shortcodes = available_shortcodes(root)
+    findings, pages, workers = _lint_in_parallel(paths, content_dir, config, now, shortcodes)
     findings += _check_translations(pages, config)
     if strict:
         findings = [Finding(f.path, f.line, ERROR, f.message) if f.level == WARNING else f for f in findings]
@@ -128,30 +126,30 @@ def lint_content(content_dir: Path, *, strict: bool = False, now: dt.datetime | 
 PARALLEL_FROM = 300  # pages; below this, starting workers costs more than it saves
 
 
-def _lint_files(paths: list[Path], content_dir: Path, config: SiteConfig, now: dt.datetime
-                ) -> tuple[list[Finding], list[_Page]]:
-    linter = _Linter(config=config, now=now)
+def _lint_files(paths: list[Path], content_dir: Path, config: SiteConfig, now: dt.datetime,
+                shortcodes: dict[str, bool]) -> tuple[list[Finding], list[_Page]]:
+    linter = _Linter(config=config, now=now, shortcodes=shortcodes)
     root = content_dir.parent
     pages = [linter.lint_file(path, _shown(path, root), content_dir) for path in paths]
     return linter.findings, pages
 
 
-def _lint_in_parallel(paths: list[Path], content_dir: Path, config: SiteConfig, now: dt.datetime
-                      ) -> tuple[list[Finding], list[_Page], int]:
+def _lint_in_parallel(paths: list[Path], content_dir: Path, config: SiteConfig, now: dt.datetime,
+                      shortcodes: dict[str, bool]) -> tuple[list[Finding], list[_Page], int]:
     """Checking a page is pure Python and CPU-bound: big sites are split across forked workers, one per core."""
     workers = min(os.cpu_count() or 1, 4)
     # Forking a process that runs other threads (a caller's server, say) can copy a held lock into the
     # child: then stay serial.
     if (len(paths) < PARALLEL_FROM or workers < 2 or threading.active_count() > 1
             or "fork" not in multiprocessing.get_all_start_methods()):
-        return (*_lint_files(paths, content_dir, config, now), 1)
+        return (*_lint_files(paths, content_dir, config, now, shortcodes), 1)
     import markdown_it  # noqa: F401 - imported once here, not in every worker
     chunks = [paths[i::workers] for i in range(workers)]
     findings: list[Finding] = []
     pages: list[_Page] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        for chunk_findings, chunk_pages in pool.map(_lint_files, chunks, [content_dir] * workers,
-                                                    [config] * workers, [now] * workers):
+        for chunk_findings, chunk_pages in pool.map(_lint_files, chunks, [content_dir] * workers, [config] * workers,
+                                                    [now] * workers, [shortcodes] * workers):
             findings += chunk_findings
             pages += chunk_pages
     return findings, pages, workers
@@ -179,9 +177,10 @@ def _content_files(content_dir: Path) -> list[Path]:
 
 
 class _Linter:
-    def __init__(self, config: SiteConfig, now: dt.datetime):
+    def __init__(self, config: SiteConfig, now: dt.datetime, shortcodes: dict[str, bool]):
         self.config = config
         self.now = now
+        self.shortcodes = ShortcodeChecker(shortcodes)
         self.findings: list[Finding] = []
         keys = known_keys()
         self.keys = {name.lower(): key for name, key in keys.items()}
@@ -325,34 +324,20 @@ class _Linter:
     def _check_shortcodes(self, shown: str, body: str, body_line: int) -> None:
         if "{{" not in body:
             return
-        line, last = body_line, 0
-        for call in _SHORTCODE.finditer(body):
-            line += body.count("\n", last, call.start())
-            last = call.start()
-            inner = (call.group(1) if call.group(1) is not None else call.group(2)).strip()
-            if inner.startswith(("/*", "/")):
-                continue  # an escaped call, or a closing tag
-            inner = inner.removesuffix("/").rstrip()
-            name, _, params = inner.partition(" ") if " " in inner else (inner, "", "")
-            name = name.strip()
-            spec = SHORTCODES.get(name)
-            if spec is None:
-                continue  # Hugo's own shortcodes, and ones we do not describe
-            given: list[str] = []
-            for param in _SHORTCODE_PARAM.finditer(params):
-                if not param.group(0).strip():
-                    continue
-                if param.group(1) is None:
-                    self.add(shown, line, ERROR, f'shortcode "{name}" takes named parameters only, '
-                                                 f"not {param.group(2)}")
-                    continue
-                given.append(param.group(1))
-                if param.group(1) not in spec.params:
-                    self.add(shown, line, ERROR,
-                             _unknown(f'parameter of shortcode "{name}"', param.group(1), list(spec.params)))
-            for required in spec.required:
-                if required not in given:
-                    self.add(shown, line, ERROR, f'shortcode "{name}" needs the parameter "{required}"')
+        calls = scan_calls(body, body_line)
+        code_lines: frozenset[int] = frozenset()
+        if any(call.name and call.name not in self.shortcodes.available for call in calls):
+            code_lines = self._code_lines(body, body_line)  # only for the hint of an unknown name
+        for line, message in self.shortcodes.check(calls, code_lines):
+            self.add(shown, line, ERROR, message)
+
+    def _code_lines(self, body: str, body_line: int) -> frozenset[int]:
+        """The file lines inside the body's code blocks."""
+        lines: set[int] = set()
+        for token in self._fences().parse(body):
+            if token.type in ("fence", "code_block") and token.map:
+                lines.update(range(body_line + token.map[0], body_line + token.map[1]))
+        return frozenset(lines)
 
 
 def flat_bare_fences(body: str) -> list[int] | None:

@@ -125,13 +125,16 @@ def type_matches(key: Key, value: Any) -> bool:
     raise ValueError(f"unknown schema type {key.type!r}")
 
 
-# Our shortcodes and the named parameters each takes (layouts/_shortcodes/<name>.html). The linter
-# checks every call against this; the shortcodes' own tests read it too.
+# Our shortcodes (layouts/_shortcodes/<name>.html) and the parameters each reads. Which shortcodes exist,
+# and which take content between an opening and a closing tag, `invoke lint` reads from that folder
+# (scripts/content/shortcodes.py); this table adds what a template cannot say: what is required. A test
+# holds it to the templates' own `.Get` calls.
 @dataclass(frozen=True)
 class Shortcode:
     name: str
-    params: tuple[str, ...]
+    params: tuple[str, ...]  # named parameters
     required: tuple[str, ...] = ()
+    positional: tuple[str, ...] = ()  # the named parameter each positional one stands for, in order
 
 
 SHORTCODES: dict[str, Shortcode] = {
@@ -140,5 +143,25 @@ SHORTCODES: dict[str, Shortcode] = {
         Shortcode("figure", params=("src", "alt", "caption", "title", "link", "target", "width", "height", "class"),
                   required=("src",)),
         Shortcode("button", params=("href", "label", "external"), required=("href", "label")),
+        # The old blog's shortcodes, with its parameters (issue 17).
+        Shortcode("video", params=("src", "controls", "loop", "autoplay", "muted", "playsinline", "poster",
+                                   "title", "alt", "width", "class"), required=("src",), positional=("src",)),
+        Shortcode("fullwidth", params=("class",)),
+        Shortcode("example", params=("data", "next", "hide", "scroll"), required=("data",)),
+        Shortcode("example_audio", params=("data", "next", "hide", "scroll"), required=("data",)),
+        Shortcode("rawhtml", params=()),
     )
 }
+
+# Hugo's embedded shortcodes that this site uses, and whether each takes content (a closing tag). Their
+# parameters are Hugo's to check. Our figure.html replaces Hugo's figure.
+HUGO_SHORTCODES: dict[str, bool] = {
+    "highlight": True, "details": True, "comment": True, "qr": True,
+    "ref": False, "relref": False, "param": False, "figure": False,
+}
+
+# Hugo's embedded shortcodes this site leaves out: each shows another site's content, fetched at build time
+# or loaded by the reader's browser, while builds here are offline and pages load nothing from other sites.
+HUGO_SHORTCODES_LEFT_OUT: tuple[str, ...] = (
+    "gist", "instagram", "tweet", "twitter", "twitter_simple", "vimeo", "vimeo_simple", "x", "x_simple", "youtube",
+)
