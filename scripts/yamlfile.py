@@ -49,3 +49,22 @@ def load_yaml_file(path: Path) -> tuple[Any, str]:
         raise yaml_error(err, path, text=text) from None
     except RecursionError:
         raise UsageError("invalid YAML: nested too deeply", path=path) from None
+
+
+def key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """1-based line of every mapping key, by its path, for error messages."""
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                lines[path + (str(key.value),)] = key.start_mark.line + 1
+                walk(value, path + (str(key.value),))
+
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return lines
+    if root is not None:
+        walk(root, ())
+    return lines

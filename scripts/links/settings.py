@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
-import yaml
 
 from scripts.errors import UsageError
-from scripts.yamlfile import load_yaml_file
+from scripts.yamlfile import key_lines, load_yaml_file
 
 CONFIG_FILE = "links.yaml"
 
@@ -102,7 +101,7 @@ def load_config(path: Path) -> ExternalConfig:
         data, text = load_yaml_file(path)
     except FileNotFoundError:
         return ExternalConfig()
-    lines = _key_lines(text)
+    lines = {".".join(path): line for path, line in key_lines(text).items()}
     if data is None:
         return ExternalConfig()
     if not isinstance(data, dict):
@@ -202,24 +201,6 @@ def _shown(value: Any) -> str:
     return repr(value)
 
 
-def _key_lines(text: str) -> dict[str, int]:
-    """1-based line of every mapping key, by its dotted path, for error messages."""
-    lines: dict[str, int] = {}
-
-    def walk(node: yaml.Node, prefix: str) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                dotted = f"{prefix}{key.value}"
-                lines.setdefault(dotted, key.start_mark.line + 1)
-                walk(value, dotted + ".")
-
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return lines
-    if root is not None:
-        walk(root, "")
-    return lines
 
 
 def compile_patterns(patterns: Iterable[str], option: str) -> list[re.Pattern]:
