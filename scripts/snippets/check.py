@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from scripts.errors import UsageError
 from scripts.snippets import formats
 from scripts.snippets.extract import Snippet, block_parser, extract_snippets, markdown_files
+from scripts.snippets.packages import missing_modules
 from scripts.snippets.plan import plan_checks
 from scripts.snippets.report import PARSED_CHECKS, SHELL_LANGUAGES, SnippetReport, SnippetResult
 from scripts.snippets.run import DEFAULT_TIMEOUT, PythonRunner
+from scripts.snippets.settings import load_settings
 
+SETUP_FAILURE = "in the post's setup block: "  # how a worker names an error in what runs before a block
 PARSERS = {"json": formats.check_json, "yaml": formats.check_yaml, "toml": formats.check_toml,
            "bibtex": formats.check_bibtex}
 
@@ -33,15 +37,18 @@ def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | No
     """Check every fenced code block of every Markdown file under `content_dir`.
 
     Python blocks are compiled, then run (each in its own process, `timeout` seconds each, default 10)
-    against a local OpenAI-compatible stub, a block identical to one already run (code and setup) taking
-    that run's result; shell blocks go through `bash -n` and ShellCheck; JSON, YAML,
-    TOML and BibTeX are parsed; anything else is counted as unchecked.
+    against a local OpenAI-compatible stub, after the blocks of its post it continues (scripts/snippets/plan.py),
+    a block identical to one already run (code and what runs before it) taking that run's result; a block
+    that needs a module that is not installed is not run, and fails only if `project_root`/snippets.yaml
+    requires the module. Shell blocks go through `bash -n` and ShellCheck; JSON, YAML, TOML and BibTeX are
+    parsed; anything else is counted as unchecked.
     """
     if not content_dir.is_dir():
         raise UsageError("content directory not found", path=content_dir)
     timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     if timeout <= 0:
         raise UsageError(f"--timeout must be a positive number of seconds, not {timeout:g}")
+    settings = load_settings(project_root)
     report = SnippetReport(project_root=project_root)
     with PythonRunner(workers=workers, timeout=timeout) as runner:
         # The workers import the SDK while the posts are parsed.
@@ -49,7 +56,8 @@ def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | No
         posts = [extract_snippets(path, parser=parser) for path in markdown_files(content_dir)]
         report.files = len(posts)
         root = content_dir.resolve()  # blocks are compiled with their file's absolute path, as tracebacks show
-        plan = plan_checks(posts, {post.path: str(root / post.path.relative_to(content_dir)) for post in posts})
+        plan = plan_checks(posts, {post.path: str(root / post.path.relative_to(content_dir)) for post in posts},
+                           missing_modules=missing_modules, requires=settings.requires)
         report.findings += plan.findings
         snippets, results = plan.snippets, plan.results
         # Parsed languages and shell tools run on a thread while the workers run Python.
@@ -75,5 +83,27 @@ def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | No
             s, ran = snippets[job.key], results[first.key]
             results[job.key] = SnippetResult(s.path, "python", s.first_line, ran.status, ran.message,
                                              output=ran.output, same_as=(ran.path, ran.first_line))
+    _after_the_blocks_they_continue(results, plan.continues, snippets)
     report.results = [results[i] for i in range(len(snippets))]
     return report
+
+
+def _after_the_blocks_they_continue(results: dict[int, SnippetResult], continues: dict[int, tuple[int, ...]],
+                                    snippets: list[Snippet]) -> None:
+    """A block that continues one that failed was not run as a reader would run it: it is "not run" (the
+    failure is reported once, at its own block). An error a block met in one it continues is placed there."""
+    for key, earlier in continues.items():
+        result = results[key]
+        if result.status not in ("passed", "failed"):
+            continue
+        failed = next((results[i] for i in earlier if results[i].status == "failed"), None)
+        if failed is not None:
+            results[key] = SnippetResult(result.path, result.language, result.first_line, "not-run",
+                                         f"not run: it continues the block at line {failed.first_line}, which failed")
+        elif result.status == "failed" and result.message.startswith(SETUP_FAILURE):
+            inside = next((results[i] for i in earlier if result.line is not None and snippets[i].first_line
+                           <= result.line < snippets[i].first_line + snippets[i].code.count("\n")), None)
+            if inside is not None:
+                message = result.message.removeprefix(SETUP_FAILURE)
+                results[key] = replace(result, message=f"{message} (in the block at line {inside.first_line}, "
+                                                       "which it continues)")

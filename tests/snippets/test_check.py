@@ -469,9 +469,9 @@ def test_report_lists_each_problem_as_file_line_language_then_a_table(checked):
     expected = f"content/blog/exception/index.md:{line_of('exception', 'raise ValueError')}: python: ValueError: boom"
     assert expected in lines
     header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["language"])
-    assert lines[header].split() == ["language", "checked", "passed", "failed", "skipped", "unchecked"]
-    rows = {line.split()[0]: line.split()[1:] for line in lines[header + 1:] if len(line.split()) == 6}
-    python = dict(zip(["checked", "passed", "failed", "skipped", "unchecked"], map(int, rows["python"])))
+    assert lines[header].split() == ["language", "checked", "passed", "failed", "not-run", "skipped", "unchecked"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[header + 1:] if len(line.split()) == 7}
+    python = dict(zip(["checked", "passed", "failed", "not-run", "skipped", "unchecked"], map(int, rows["python"])))
     counted = [r for r in report.results if r.language == "python"]
     assert python["failed"] == sum(r.status == "failed" for r in counted)
     assert python["skipped"] == 3  # two in "markers", one in "highlight"
