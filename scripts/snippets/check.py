@@ -14,6 +14,9 @@ from scripts.snippets.report import PARSED_CHECKS, SHELL_LANGUAGES, SnippetRepor
 from scripts.snippets.run import DEFAULT_TIMEOUT, PythonRunner
 from scripts.snippets.settings import load_settings
 
+# A sample that opens a file of the reader's own ("Path to your image") finds none in its empty directory.
+MISSING_FILE_HINT = (" (a file the reader is to supply? write a stand-in for it in the post's setup block, or mark "
+                     "the block no-run)")
 SETUP_FAILURE = "in the post's setup block: "  # how a worker names an error in what runs before a block
 PARSERS = {"json": formats.check_json, "yaml": formats.check_yaml, "toml": formats.check_toml,
            "bibtex": formats.check_bibtex}
@@ -76,8 +79,9 @@ def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | No
                                    outcome.message, outcome.line)
     for key, outcome in python_outcomes.items():
         s = snippets[key]
+        message = outcome.message + (MISSING_FILE_HINT if outcome.message.startswith("FileNotFoundError") else "")
         results[key] = SnippetResult(s.path, "python", s.first_line, "passed" if outcome.passed else "failed",
-                                     outcome.message, outcome.line, outcome.output)
+                                     message, outcome.line, outcome.output)
     for job, first in plan.repeats:
         if job.key not in results:
             s, ran = snippets[job.key], results[first.key]

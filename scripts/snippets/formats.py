@@ -14,6 +14,7 @@ import subprocess
 import sysconfig
 import tempfile
 import tomllib
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,14 @@ BIBTEX_REQUIRED: dict[str, tuple[str | tuple[str, ...], ...]] = {
 # in step-by-step instructions (SC2164 wants `cd dir || exit`).
 SHELLCHECK_ARGS = ("--format=json1", "--severity=warning", "--exclude=SC2034,SC2154,SC2164")
 PROMPT = re.compile(r"^\s*\$(?: |$)")
+# The first word of a line that is a shell command rather than Python (a block that does not compile and
+# starts with one was most likely fenced as the wrong language).
+SHELL_COMMAND = re.compile(r"^\s*(?:\$\s+)?(?:python3?\s+(?:-m\s|\S+\.py\b)|pip3?\s|uv\s|conda\s|curl\s|wget\s|git\s|"
+                           r"vllm\s|sglang\b|ollama\s|docker\s|npm\s|npx\s|export\s|cd\s|sudo\s|apt(?:-get)?\s|"
+                           r"huggingface-cli\s|modelscope\s|bash\s|sh\s)")
+# Spaces a shell does not split words at (a no-break space pasted from a web page, say): `npm i -g` written
+# with one of them is a single word to the shell.
+UNICODE_SPACE = re.compile("[\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000\ufeff]")
 HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
 
 
@@ -210,20 +219,45 @@ def _bash_syntax(path: Path) -> FormatOutcome:
     return FormatOutcome(False, f"bash -n: {first}", None)
 
 
+def looks_like_shell(code: str) -> bool:
+    """Whether the first line of `code` that is not blank or a comment is a shell command."""
+    line = next((line for line in code.split("\n") if line.strip() and not line.lstrip().startswith("#")), "")
+    return SHELL_COMMAND.match(line) is not None
+
+
+def unicode_space(script: str, first_line: int) -> FormatOutcome | None:
+    """A failure for the first space the shell does not split words at, outside comments; None if none."""
+    for offset, line in enumerate(script.split("\n")):
+        if line.lstrip().startswith("#"):
+            continue
+        found = UNICODE_SPACE.search(line)
+        if found is not None:
+            char = found.group(0)
+            name = unicodedata.name(char, "unicode space").lower()
+            return FormatOutcome(False, f"U+{ord(char):04X} {name} in a shell command (column {found.start() + 1}): "
+                                        "the shell reads it as part of a word, not as a space; retype it",
+                                 first_line + offset)
+    return None
+
+
 def check_shell_blocks(blocks: list[ShellBlock], *, shellcheck: bool = True) -> list[FormatOutcome]:
-    """`bash -n` each block, then ShellCheck (when installed) the ones that parse; outcomes in order."""
+    """Look for spaces the shell does not see as spaces, then `bash -n` each block, then ShellCheck (when
+    installed) the ones that parse; outcomes in order."""
     if not blocks:
         return []
     checker = shellcheck_binary() if shellcheck else None
     with tempfile.TemporaryDirectory(prefix="snippet-shell-") as tmp:
         paths = []
+        spaces: list[FormatOutcome | None] = []
         for i, block in enumerate(blocks):
             script = console_commands(block.code) if block.dialect == "console" else block.code
+            spaces.append(unicode_space(script, block.first_line))
             path = Path(tmp) / f"block-{i}.sh"
             path.write_text("\n" * (block.first_line - 1) + script, encoding="utf-8")
             paths.append(path)
         with ThreadPoolExecutor(max_workers=4) as pool:
             outcomes = list(pool.map(_bash_syntax, paths))
+        outcomes = [space or outcome for space, outcome in zip(spaces, outcomes)]
         if checker is None:
             return [within_block(o, b.code, b.first_line) for o, b in zip(outcomes, blocks)]
         for dialect in ("bash", "sh"):

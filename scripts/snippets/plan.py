@@ -17,6 +17,7 @@ from pathlib import Path
 from types import CodeType
 
 from scripts.snippets.extract import PostSnippets, SetupCode, Snippet
+from scripts.snippets.formats import looks_like_shell
 from scripts.snippets.names import BlockNames, block_names
 from scripts.snippets.report import CHECKED_LANGUAGES, Finding, SnippetResult
 from scripts.snippets.run import PythonJob, PythonOutcome, compile_block, padded
@@ -127,7 +128,9 @@ class _Planner:
         plan = self.plan
         compiled = compile_block(s.code, s.first_line, filename)
         if isinstance(compiled, PythonOutcome):
-            plan.results[i] = SnippetResult(s.path, "python", s.first_line, "failed", compiled.message, compiled.line)
+            hint = " (this looks like a shell command: fence it as ```bash)" if looks_like_shell(s.code) else ""
+            plan.results[i] = SnippetResult(s.path, "python", s.first_line, "failed", compiled.message + hint,
+                                            compiled.line)
             return
         earlier = _continued(block, [b for b in blocks if b.index < i])
         if earlier:

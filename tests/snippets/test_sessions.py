@@ -21,6 +21,7 @@ from tests.conftest import ROOT
 from tests.snippets.test_check import fence, post
 
 TEST_TIMEOUT = 60.0
+NO_BREAK_SPACE = "\u00a0"
 
 LOAD_MODEL = """
 import torch
@@ -61,6 +62,13 @@ POSTS = {
     "guarded": post("Guarded", fence("python", "try:\n    import torch\nexcept ImportError:\n    torch = None\n"
                                                "print('torch' if torch else 'no torch')\n")),
     "setup-needs": post("Setup", "<!-- snippet: setup\nimport torch\n-->\n\n" + fence("python", "print(1)\n")),
+    "reader-file": post("File", fence("python", "with open('example.txt') as f:\n    print(f.read())\n")),
+    "reader-file-stand-in": post("File, stand-in", "<!-- snippet: setup\nopen('example.txt', 'w').write('text')\n"
+                                 "-->\n\n" + fence("python", "with open('example.txt') as f:\n    print(f.read())\n")),
+    "shell-as-python": post("Shell", fence("python", "python -m vllm.entrypoints.openai.api_server \\\n"
+                                                     "    --model Qwen/Qwen2.5-7B-Instruct\n")),
+    "no-break-space": post("Space", fence("bash", "npm install -g npm\nnpm i" + NO_BREAK_SPACE
+                                          + "-g @qwen-code/qwen-code\n")),
 }
 
 
@@ -144,6 +152,30 @@ def test_a_guarded_import_runs_and_a_setup_block_that_needs_torch_holds_its_post
     assert guarded.status == "passed" and guarded.output == "no torch\n"
     (after_setup,) = results_of(checked, "setup-needs")
     assert (after_setup.status, after_setup.message) == ("not-run", "not run: needs torch (in the post's setup block)")
+
+
+def test_a_file_the_reader_supplies_is_a_failure_with_a_hint_and_a_setup_stand_in_fixes_it(checked):
+    (missing,) = results_of(checked, "reader-file")
+    assert missing.status == "failed"
+    assert missing.message == ("FileNotFoundError: [Errno 2] No such file or directory: 'example.txt' (a file "
+                               "the reader is to supply? write a stand-in for it in the post's setup block, or "
+                               "mark the block no-run)")
+    (stand_in,) = results_of(checked, "reader-file-stand-in")
+    assert stand_in.status == "passed" and stand_in.output == "text\n"
+
+
+def test_a_shell_command_fenced_as_python_is_a_syntax_error_at_its_line_that_says_so(checked):
+    (shell,) = results_of(checked, "shell-as-python")
+    assert shell.status == "failed" and shell.line == line_of("shell-as-python", "--model Qwen/Qwen2.5-7B")
+    assert shell.message.startswith("SyntaxError: ")
+    assert shell.message.endswith(" (this looks like a shell command: fence it as ```bash)")
+
+
+def test_a_no_break_space_in_a_shell_command_is_named_at_its_line(checked):
+    (space,) = results_of(checked, "no-break-space")
+    assert (space.status, space.line) == ("failed", line_of("no-break-space", "@qwen-code"))
+    assert space.message == ("U+00A0 no-break space in a shell command (column 6): the shell reads it as part of "
+                             "a word, not as a space; retype it")
 
 
 def test_a_package_snippets_yaml_requires_is_a_failure_when_missing(tmp_path: Path):
