@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
-
 from scripts.errors import UsageError
 from scripts.yamlfile import key_lines, load_yaml_file
 
