@@ -132,5 +132,7 @@ SHORTCODES: dict[str, Shortcode] = {
         Shortcode("figure", params=("src", "alt", "caption", "title", "link", "target", "width", "height", "class"),
                   required=("src",)),
         Shortcode("button", params=("href", "label", "external"), required=("href", "label")),
+        # The old blog's shortcodes, with its parameters (video also takes src as its one positional one).
+        Shortcode("rawhtml", params=()),
     )
 }
