@@ -133,6 +133,9 @@ SHORTCODES: dict[str, Shortcode] = {
                   required=("src",)),
         Shortcode("button", params=("href", "label", "external"), required=("href", "label")),
         # The old blog's shortcodes, with its parameters (video also takes src as its one positional one).
+        Shortcode("video", params=("src", "controls", "loop", "autoplay", "muted", "playsinline", "poster",
+                                   "title", "alt", "width", "class")),
+        Shortcode("fullwidth", params=("class",)),
         Shortcode("rawhtml", params=()),
     )
 }
