@@ -136,6 +136,8 @@ SHORTCODES: dict[str, Shortcode] = {
         Shortcode("video", params=("src", "controls", "loop", "autoplay", "muted", "playsinline", "poster",
                                    "title", "alt", "width", "class")),
         Shortcode("fullwidth", params=("class",)),
+        Shortcode("example", params=("data", "next", "hide", "scroll"), required=("data",)),
+        Shortcode("example_audio", params=("data", "next", "hide", "scroll"), required=("data",)),
         Shortcode("rawhtml", params=()),
     )
 }
