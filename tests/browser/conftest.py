@@ -140,6 +140,103 @@ def blog_site(chromium_executable: Path):
         shutil.rmtree(work, ignore_errors=True)
 
 
+# Posts for what the old blog's posts use: a set of five example transcripts (the example shortcodes,
+# stepped through by assets/js/examples.js), a long post with headings, and a chart PNG (CHART_SIZE) whose
+# pixels must survive encoding (tests/browser/test_charts.py).
+CHART_SIZE = (640, 320)
+EXAMPLES = 5
+
+
+def chart_png(width: int, height: int) -> bytes:
+    """A chart-like PNG: flat bars on white, one-pixel grid lines and a one-pixel diagonal, the edges and
+    flat colours that lossy encoding blurs."""
+    white, ink, bars = (255, 255, 255), (17, 17, 17), ((67, 56, 202), (220, 38, 38), (22, 163, 74))
+    rows = bytearray()
+    for y in range(height):
+        rows.append(0)  # filter: none
+        for x in range(width):
+            bar = x // 40
+            if y % 32 == 0 or x % 64 == 0 or x == 2 * y:
+                rows.extend(ink)
+            elif height - y < (bar * 53) % height:
+                rows.extend(bars[bar % 3])
+            else:
+                rows.extend(white)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + chunk(b"IEND", b""))
+
+
+def _write_archive_posts(project: Path) -> None:
+    import json
+
+    blog = project / "content" / "blog"
+    examples = blog / "examples"
+    (examples / "cases").mkdir(parents=True)
+    calls = []
+    for n in range(1, EXAMPLES + 1):
+        data = {"title": f"Question {n}", "messages": [
+            {"role": "Reader", "content": f"What is {n} squared, as $n^2$?"},
+            {"role": "Model", "content": f"It is **{n * n}**." + ("\n\nMore.\n" * 40 if n == 2 else "")}]}
+        (examples / "cases" / f"q{n}.json").write_text(json.dumps(data), encoding="utf-8")
+        calls.append(f'{{{{< example data="cases/q{n}.json" hide={str(n > 1).lower()} next=true'
+                     f'{" scroll=true" if n == 2 else ""} >}}}}')
+    body = "\n".join(calls)
+    for name, title in (("index.md", "Five questions"), ("index.zh.md", "五个问题")):
+        (examples / name).write_text(f"""---
+title: "{title}"
+date: 2025-02-01T10:00:00+08:00
+math: true
+---
+
+Questions and answers, one at a time.
+
+{{{{< fullwidth class="example-container" >}}}}
+{body}
+{{{{< /fullwidth >}}}}
+
+## After the examples
+
+The end.
+""", encoding="utf-8")
+    chart = blog / "chart"
+    chart.mkdir()
+    (chart / "chart.png").write_bytes(chart_png(*CHART_SIZE))
+    sections = "\n\n".join(f"## Part {n}\n\n" + " ".join(["A sentence that fills the page with words."] * 60)
+                             for n in range(1, 5))
+    (chart / "index.md").write_text(f"""---
+title: "A chart and a long read"
+date: 2025-02-02T10:00:00+08:00
+---
+
+An opening paragraph.
+
+{{{{< figure src="chart.png" alt="Bars and lines" >}}}}
+
+{sections}
+""", encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def archive_site(chromium_executable: Path):
+    """A copy of the project with the posts of _write_archive_posts, built and served like `site`."""
+    from scripts.site import build_site
+
+    work = Path(tempfile.mkdtemp(prefix="browser-archive-"))
+    project = copy_project(work / "project")
+    _write_archive_posts(project)
+    server = StaticServer(work / "site", SUB_PATH)
+    try:
+        build_site(project, destination=work / "site", base_url=server.base_url)
+        with server:
+            yield Site(dir=work / "site", server=server)
+    finally:
+        server.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def browser(chromium_executable: Path):
     """One Chromium for the whole session (per xdist worker); each test gets fresh contexts."""
