@@ -7,6 +7,7 @@ here. Without it the browser tests skip locally; in CI (CI=true) a missing brows
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import struct
@@ -87,13 +88,18 @@ EXTRA_POSTS = {
 FIGURE_SIZE = (800, 500)
 
 
-def _png(width: int, height: int) -> bytes:
-    """A plain grey PNG, written by hand so the tests need no imaging library."""
+def _encode_png(width: int, height: int, rows: bytes) -> bytes:
+    """An 8-bit RGB PNG of `rows` (each a filter byte, then its pixels), written by hand so the tests need
+    no imaging library."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    rows = b"".join(b"\x00" + b"\x80\x80\x80" * width for _ in range(height))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+
+
+def _png(width: int, height: int) -> bytes:
+    """A plain grey PNG."""
+    return _encode_png(width, height, b"".join(b"\x00" + b"\x80\x80\x80" * width for _ in range(height)))
 
 
 def _write_extra_posts(project: Path) -> None:
@@ -122,14 +128,13 @@ An introduction before the first heading.
 """, encoding="utf-8")
 
 
-@pytest.fixture(scope="session")
-def blog_site(chromium_executable: Path):
-    """A copy of the project with EXTRA_POSTS added, built and served like `site`."""
+def _served_copy(prefix: str, write_posts):
+    """A copy of the project with `write_posts(project)` added, built and served like `site`."""
     from scripts.site import build_site
 
-    work = Path(tempfile.mkdtemp(prefix="browser-blog-"))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     project = copy_project(work / "project")
-    _write_extra_posts(project)
+    write_posts(project)
     server = StaticServer(work / "site", SUB_PATH)
     try:
         build_site(project, destination=work / "site", base_url=server.base_url)
@@ -138,6 +143,12 @@ def blog_site(chromium_executable: Path):
     finally:
         server.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def blog_site(chromium_executable: Path):
+    """The project with EXTRA_POSTS added."""
+    yield from _served_copy("browser-blog-", _write_extra_posts)
 
 
 # Posts for what the old blog's posts use: a set of five example transcripts (the example shortcodes,
@@ -162,16 +173,10 @@ def chart_png(width: int, height: int) -> bytes:
                 rows.extend(bars[bar % 3])
             else:
                 rows.extend(white)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + chunk(b"IEND", b""))
+    return _encode_png(width, height, bytes(rows))
 
 
 def _write_archive_posts(project: Path) -> None:
-    import json
-
     blog = project / "content" / "blog"
     examples = blog / "examples"
     (examples / "cases").mkdir(parents=True)
@@ -221,20 +226,8 @@ An opening paragraph.
 
 @pytest.fixture(scope="session")
 def archive_site(chromium_executable: Path):
-    """A copy of the project with the posts of _write_archive_posts, built and served like `site`."""
-    from scripts.site import build_site
-
-    work = Path(tempfile.mkdtemp(prefix="browser-archive-"))
-    project = copy_project(work / "project")
-    _write_archive_posts(project)
-    server = StaticServer(work / "site", SUB_PATH)
-    try:
-        build_site(project, destination=work / "site", base_url=server.base_url)
-        with server:
-            yield Site(dir=work / "site", server=server)
-    finally:
-        server.close()
-        shutil.rmtree(work, ignore_errors=True)
+    """The project with the posts of _write_archive_posts added."""
+    yield from _served_copy("browser-archive-", _write_archive_posts)
 
 
 @pytest.fixture(scope="session")
