@@ -7,6 +7,7 @@ here. Without it the browser tests skip locally; in CI (CI=true) a missing brows
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import struct
@@ -87,13 +88,18 @@ EXTRA_POSTS = {
 FIGURE_SIZE = (800, 500)
 
 
-def _png(width: int, height: int) -> bytes:
-    """A plain grey PNG, written by hand so the tests need no imaging library."""
+def _encode_png(width: int, height: int, rows: bytes) -> bytes:
+    """An 8-bit RGB PNG of `rows` (each a filter byte, then its pixels), written by hand so the tests need
+    no imaging library."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    rows = b"".join(b"\x00" + b"\x80\x80\x80" * width for _ in range(height))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+
+
+def _png(width: int, height: int) -> bytes:
+    """A plain grey PNG."""
+    return _encode_png(width, height, b"".join(b"\x00" + b"\x80\x80\x80" * width for _ in range(height)))
 
 
 def _write_extra_posts(project: Path) -> None:
@@ -122,14 +128,13 @@ An introduction before the first heading.
 """, encoding="utf-8")
 
 
-@pytest.fixture(scope="session")
-def blog_site(chromium_executable: Path):
-    """A copy of the project with EXTRA_POSTS added, built and served like `site`."""
+def _served_copy(prefix: str, write_posts):
+    """A copy of the project with `write_posts(project)` added, built and served like `site`."""
     from scripts.site.build import build_site
 
-    work = Path(tempfile.mkdtemp(prefix="browser-blog-"))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     project = copy_project(work / "project")
-    _write_extra_posts(project)
+    write_posts(project)
     server = StaticServer(work / "site", SUB_PATH)
     try:
         build_site(project, destination=work / "site", base_url=server.base_url)
@@ -138,6 +143,91 @@ def blog_site(chromium_executable: Path):
     finally:
         server.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def blog_site(chromium_executable: Path):
+    """The project with EXTRA_POSTS added."""
+    yield from _served_copy("browser-blog-", _write_extra_posts)
+
+
+# Posts for what the old blog's posts use: a set of five example transcripts (the example shortcodes,
+# stepped through by assets/js/examples.js), a long post with headings, and a chart PNG (CHART_SIZE) whose
+# pixels must survive encoding (tests/browser/test_charts.py).
+CHART_SIZE = (640, 320)
+EXAMPLES = 5
+
+
+def chart_png(width: int, height: int) -> bytes:
+    """A chart-like PNG: flat bars on white, one-pixel grid lines and a one-pixel diagonal, the edges and
+    flat colours that lossy encoding blurs."""
+    white, ink, bars = (255, 255, 255), (17, 17, 17), ((67, 56, 202), (220, 38, 38), (22, 163, 74))
+    rows = bytearray()
+    for y in range(height):
+        rows.append(0)  # filter: none
+        for x in range(width):
+            bar = x // 40
+            if y % 32 == 0 or x % 64 == 0 or x == 2 * y:
+                rows.extend(ink)
+            elif height - y < (bar * 53) % height:
+                rows.extend(bars[bar % 3])
+            else:
+                rows.extend(white)
+    return _encode_png(width, height, bytes(rows))
+
+
+def _write_archive_posts(project: Path) -> None:
+    blog = project / "content" / "blog"
+    examples = blog / "examples"
+    (examples / "cases").mkdir(parents=True)
+    calls = []
+    for n in range(1, EXAMPLES + 1):
+        data = {"title": f"Question {n}", "messages": [
+            {"role": "Reader", "content": f"What is {n} squared, as $n^2$?"},
+            {"role": "Model", "content": f"It is **{n * n}**." + ("\n\nMore.\n" * 40 if n == 2 else "")}]}
+        (examples / "cases" / f"q{n}.json").write_text(json.dumps(data), encoding="utf-8")
+        calls.append(f'{{{{< example data="cases/q{n}.json" hide={str(n > 1).lower()} next=true'
+                     f'{" scroll=true" if n == 2 else ""} >}}}}')
+    body = "\n".join(calls)
+    for name, title in (("index.md", "Five questions"), ("index.zh.md", "五个问题")):
+        (examples / name).write_text(f"""---
+title: "{title}"
+date: 2025-02-01T10:00:00+08:00
+math: true
+---
+
+Questions and answers, one at a time.
+
+{{{{< fullwidth class="example-container" >}}}}
+{body}
+{{{{< /fullwidth >}}}}
+
+## After the examples
+
+The end.
+""", encoding="utf-8")
+    chart = blog / "chart"
+    chart.mkdir()
+    (chart / "chart.png").write_bytes(chart_png(*CHART_SIZE))
+    sections = "\n\n".join(f"## Part {n}\n\n" + " ".join(["A sentence that fills the page with words."] * 60)
+                             for n in range(1, 5))
+    (chart / "index.md").write_text(f"""---
+title: "A chart and a long read"
+date: 2025-02-02T10:00:00+08:00
+---
+
+An opening paragraph.
+
+{{{{< figure src="chart.png" alt="Bars and lines" >}}}}
+
+{sections}
+""", encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def archive_site(chromium_executable: Path):
+    """The project with the posts of _write_archive_posts added."""
+    yield from _served_copy("browser-archive-", _write_archive_posts)
 
 
 @pytest.fixture(scope="session")

@@ -80,3 +80,26 @@ def test_keyboard_focus_is_visible_on_every_stop(site, page, path):
             break
         visible = (ring["outline"] not in ("none", "") and ring["width"] > 0) or ring["shadow"] not in ("none", "")
         assert visible, f"no visible focus on {ring}"
+
+
+# The old blog's features: an example set (enhanced by its script, after a step), a chart with a long read
+# scrolled so that the way back to the top shows; and each page as it is without our scripts (axe itself
+# needs JavaScript, so our scripts are not loaded rather than JavaScript switched off).
+ARCHIVE_PAGES = {"examples-en": "blog/examples/", "examples-zh": "zh/blog/examples/", "chart": "blog/chart/"}
+
+
+@pytest.mark.parametrize("path", ARCHIVE_PAGES.values(), ids=ARCHIVE_PAGES.keys())
+@pytest.mark.parametrize("viewport,scheme", [("phone", "light"), ("desktop", "dark")], indirect=["viewport"])
+@pytest.mark.parametrize("script", [True, False], ids=["scripts", "no-scripts"])
+def test_axe_finds_no_violation_on_the_old_blogs_features(archive_site, new_context, axe_script, path, scheme, script):
+    context = new_context(color_scheme=scheme)
+    if not script:
+        context.route("**/js/*.js", lambda route: route.abort())
+    page = context.new_page()
+    response = page.goto(archive_site.url(path))
+    assert response.ok, f"{path}: HTTP {response.status}"
+    if script and page.locator(".example-next").count():
+        page.locator(".example-next").press("Enter")
+    page.keyboard.press("End")
+    violations = axe_violations(page)
+    assert not violations, "\n".join(map(str, violations))

@@ -199,3 +199,48 @@ def test_text_and_urls_with_markup_characters_are_escaped_once_wherever_they_are
     entry = next(e for e in parse(marked_up / "blog/index.html").css("article.post-entry")
                  if e.css_first("h2 a").attributes["href"] == "/blog/marked-up/")
     assert entry.css_first(".entry-summary").text() == text
+
+
+# ---- icons, web manifest and theme colours (site params) ----
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@pytest.mark.parametrize("path", ["index.html", "zh/blog/qwen2.5-max/index.html"])
+def test_icons_manifest_and_theme_colours_on_every_page(built_site: Path, path: str):
+    page = parse(built_site / path)
+    links = {(n.attributes["rel"], n.attributes.get("type", "")): n.attributes["href"] for n in page.css("link[rel]")}
+    assert links[("icon", "image/svg+xml")] == "/favicon.svg"
+    assert png_size((built_site / links[("icon", "image/png")].lstrip("/")).read_bytes()) == (32, 32)
+    assert png_size((built_site / links[("apple-touch-icon", "")].lstrip("/")).read_bytes()) == (180, 180)
+    manifest = json.loads((built_site / links[("manifest", "")].lstrip("/")).read_text(encoding="utf-8"))
+    assert (manifest["name"], manifest["start_url"], manifest["lang"]) == ("Qwen", "/", "en")
+    sizes = {}
+    for icon in manifest["icons"]:
+        data = (built_site / icon["src"].lstrip("/")).read_bytes()
+        sizes[icon["sizes"]] = png_size(data) if icon["type"] == "image/png" else "svg"
+    assert sizes == {"192x192": (192, 192), "512x512": (512, 512), "any": "svg"}
+    colours = {n.attributes["media"]: n.attributes["content"] for n in page.css('meta[name="theme-color"]')}
+    assert colours == {"(prefers-color-scheme: light)": "#ffffff", "(prefers-color-scheme: dark)": "#16161d"}
+    assert manifest["theme_color"] == "#ffffff"
+
+
+def test_icons_and_colours_come_from_site_params(tmp_path: Path):
+    root = copy_project(tmp_path / "project")
+    config = root / "hugo.yaml"
+    text = config.read_text(encoding="utf-8")
+    for old, new in (('themeColor: "#ffffff"', 'themeColor: "#615ced"'), ("appleTouchIcon: apple-touch-icon.png",
+                     "appleTouchIcon: touch.png"), ("manifestIcons: [icon-192.png, icon-512.png]", "manifestIcons: [icon-192.png]")):
+        assert old in text
+        text = text.replace(old, new)
+    config.write_text(text, encoding="utf-8")
+    (root / "static" / "touch.png").write_bytes((root / "static" / "apple-touch-icon.png").read_bytes())
+    build(BuildOptions(source=root, destination=root / "public"))
+    page = parse(root / "public" / "index.html")
+    assert page.css_first('link[rel="apple-touch-icon"]').attributes["href"] == "/touch.png"
+    assert meta(page, "media", "(prefers-color-scheme: light)") == "#615ced"
+    manifest = json.loads((root / "public" / "site.webmanifest").read_text(encoding="utf-8"))
+    assert manifest["theme_color"] == "#615ced"
+    assert [i["src"] for i in manifest["icons"]] == ["/icon-192.png", "/favicon.svg"]

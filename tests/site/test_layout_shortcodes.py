@@ -229,6 +229,15 @@ def test_content_h1_is_drawn_as_h2_so_the_title_is_the_only_h1(page):
     assert toc == ["#a-top-level-heading"]
 
 
+def test_each_heading_is_followed_by_a_named_link_to_itself(page):
+    link = page.css_first(".post-content h2#a-top-level-heading").next
+    assert link.tag == "a" and "heading-anchor" in link.attributes["class"]
+    assert link.attributes["href"] == "#a-top-level-heading"
+    assert link.attributes["aria-label"] == "Link to this section: A top-level heading"
+    assert link.text() == "", "the # is drawn by the stylesheet: no words added to the page's text"
+    assert link.attributes["data-pagefind-ignore"] == "all"
+
+
 def test_markdown_image_gets_srcset_alt_and_lazy_loading(page):
     img = page.css_first('.post-content p img[alt="Inline image"]')
     assert img.attributes["title"] == "Small"

@@ -137,3 +137,12 @@ def test_a_large_site_is_indexed_in_bundles_that_together_hold_every_page_once(p
     for bundle in (site / "pagefind", *(site / "pagefind" / "parts").iterdir()):
         assert (bundle / "pagefind-entry.json").is_file() and (bundle / "pagefind.js").is_file()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".pagefind-stage-")] == [], "staging removed"
+
+
+def test_search_excerpts_hold_no_button_labels(built_site: Path):
+    """The announcement opens with buttons (QWEN CHAT ↗, API ↗…): what search shows around a hit is the
+    post's prose, never those."""
+    pages = indexed_pages(built_site / "pagefind")
+    for language, url in ANNOUNCEMENT.items():
+        content = pages[language][url]
+        assert "↗" not in content and "QWEN CHAT" not in content, content[:200]
