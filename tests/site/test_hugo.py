@@ -6,6 +6,8 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from scripts.errors import CheckFailed
-from scripts.site.hugo import BUILD_ATTEMPTS, BuildOptions, build
+from scripts.site.hugo import BUILD_ATTEMPTS, BUSY_SECONDS, BuildOptions, _activity_seconds, build
 from tests.conftest import copy_project
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="hang detection reads /proc")
@@ -126,3 +128,28 @@ def test_builds_whose_templates_fail_report_the_error_even_when_hugo_hangs(tmp_p
             build(BuildOptions(source=root, destination=root / "public", stall_seconds=2))
         assert 'unable to cast "not a number"' in str(err.value)
         assert "shortcodes/boom.html" in str(err.value)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="raising a process's priority needs root")
+def test_a_hugo_starved_of_cpu_is_not_taken_for_hung():
+    # On a busy machine a working Hugo may get almost no CPU for seconds, but it waits to run: that counts.
+    spin = [sys.executable, "-c", "while True: pass"]
+    pin = lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # noqa: E731
+    hog = subprocess.Popen(spin, preexec_fn=lambda: (pin(), os.nice(-20)))
+    starved = subprocess.Popen(spin, preexec_fn=pin)
+    try:
+        time.sleep(0.5)
+        cpu_before, activity_before = _cpu(starved.pid), _activity_seconds(starved.pid)
+        time.sleep(1.0)
+        cpu, activity = _cpu(starved.pid) - cpu_before, _activity_seconds(starved.pid) - activity_before
+    finally:
+        for process in (hog, starved):
+            process.kill()
+            process.wait()
+    assert cpu < BUSY_SECONDS, "the starved process should barely have run"
+    assert activity >= 10 * BUSY_SECONDS
+
+
+def _cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
