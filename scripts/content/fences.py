@@ -4,8 +4,8 @@ Flat: no line opens a list, block quote or HTML block, or indents with a tab. In
 fence rules are line-local: an opener is up to 3 spaces, then 3 or more backticks (info without
 backticks) or tildes; the fence runs to a line of up to 3 spaces and the same character, at least as
 many, then only spaces and tabs, or to the end of the body; the opener's indentation is taken off each
-code line. Nearly every post is flat, and this is ~20x faster than a markdown-it parse. `invoke lint`
-(bare fences) and `invoke check-snippets` (the code) both use it; tests/test_markdown_fences.py holds it
+code line. Nearly every post is flat, and a line scan costs far less than a markdown-it parse. `invoke lint`
+(bare fences) and `invoke check-snippets` (the code) both use it; tests/content/test_fences.py holds it
 to markdown-it.
 """
 from __future__ import annotations

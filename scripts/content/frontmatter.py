@@ -17,7 +17,7 @@ import yaml
 from scripts.errors import UsageError
 from scripts.yamlfile import yaml_error
 
-try:  # libyaml is ~10x faster; the linter reads thousands of files
+try:  # libyaml's C loader: the linter reads thousands of files
     _BaseLoader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _BaseLoader = yaml.SafeLoader  # type: ignore[misc]

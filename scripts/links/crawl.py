@@ -1,7 +1,7 @@
 """Crawl the site over HTTP with LinkChecker, the engine the CI link job runs.
 
 The site is served on 127.0.0.1 by a server in this process, under the same base path as the real site.
-LinkChecker waits 0.1-0.6 s between requests to a host whatever `maxrequestspersecond` says, unless the
+LinkChecker throttles its requests to a host whatever `maxrequestspersecond` says, unless the
 server answers with a `LinkChecker` response header; our server sends it, so the configured rate applies.
 Run as root, LinkChecker drops to user `nobody` (seteuid) before it loads its plugins, and then cannot list
 its own plugin package when Python lives under /root (mode 0700): AnchorCheck would silently do nothing.

@@ -199,8 +199,8 @@ def solid_png(width: int, height: int) -> bytes:
 
 # Sums every layout-shift entry from the start of the page (Chromium's CLS source). Not only those without
 # hadRecentInput, as CLS does: the measurement gives no input (its scrolls do not count as any), yet
-# Chromium's phone emulation (is_mobile) flags the shifts of the page's first ~0.5 s as following input,
-# which hid the banner's shift (0.116 read as 0).
+# Chromium's phone emulation (is_mobile) flags the shifts of the page's first moments as following input,
+# which would hide a banner's shift.
 _CLS_OBSERVER = """window.__layoutShift = 0;
 new PerformanceObserver(list => { for (const e of list.getEntries()) window.__layoutShift += e.value; })
   .observe({type: "layout-shift", buffered: true});"""
