@@ -237,8 +237,10 @@ def browser(chromium_executable: Path):
 
     with sync_playwright() as pw:
         # launch() gives the browser a new, empty profile directory and removes it on close.
+        # --disable-checker-imaging: a loaded image is drawn in the next frame, not left blank until a
+        # background decode ends (large decoding="async" images), which no page event would tell a test.
         browser = pw.chromium.launch(executable_path=str(chromium_executable), headless=True,
-                                     args=list(CHROMIUM_FLAGS))
+                                     args=[*CHROMIUM_FLAGS, "--disable-checker-imaging"])
         try:
             yield browser
         finally:
