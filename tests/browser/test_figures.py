@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import struct
 import tempfile
+import time
 import zlib
 from pathlib import Path
 
@@ -23,10 +24,16 @@ COLOUR = (200, 30, 60)  # the stand-ins' colour, found again in screenshots
 # Stand-in shapes for the remote images, whose real sizes cannot be known here: none is 16:9, the
 # shape of the box kept for them, so a box that only matched the stand-ins would be caught.
 SHAPES = {"wide": (3000, 1000), "tall": (900, 1200), "small": (240, 80)}
-# Sums every layout shift from the start of the page.
+REQUEST_WAIT_S = 30  # as long as Playwright's own waits: reached only by a page that never asks
+# Sums every layout shift from the start of the page; SHIFT_TOTAL adds those not yet handed to it.
 SHIFT_OBSERVER = """window.__shift = 0;
-new PerformanceObserver(l => { for (const e of l.getEntries()) window.__shift += e.value; })
-  .observe({type: "layout-shift", buffered: true});"""
+window.__shifts = new PerformanceObserver(l => { for (const e of l.getEntries()) window.__shift += e.value; });
+__shifts.observe({type: "layout-shift", buffered: true});"""
+SHIFT_TOTAL = "__shifts.takeRecords().reduce((sum, e) => sum + e.value, __shift)"
+# Resolves once every figure image is loaded and decoded (rejects if one is broken) and one more frame
+# is drawn, in which the layout shifts of their arrival are recorded.
+FIGURES_DRAWN = """Promise.all([...document.querySelectorAll('figure img')].map(i => i.decode()))
+  .then(() => new Promise(drawn => requestAnimationFrame(() => requestAnimationFrame(drawn))))"""
 
 
 def solid_png(width: int, height: int, rgb: tuple[int, int, int] = COLOUR) -> bytes:
@@ -91,10 +98,20 @@ def _hold_remote_images(context) -> list:
 
 def _release(page, held: list, size: tuple[int, int]) -> None:
     body = solid_png(*size)
-    page.wait_for_timeout(100)
     while held:
         held.pop().fulfill(status=200, content_type="image/png", body=body)
-    page.wait_for_function("[...document.querySelectorAll('figure img')].every(i => i.complete && i.naturalWidth)")
+    page.evaluate(FIGURES_DRAWN)
+
+
+def _ask_for_every_figure(page, held: list) -> None:
+    """Scroll to the end and back, and wait until the banner and both charts (lazy) are asked for. By
+    script: a mouse wheel's scroll lands later, at a time nothing waits for, so it could undo the way back."""
+    page.evaluate("scrollTo(0, document.documentElement.scrollHeight)")
+    deadline = time.monotonic() + REQUEST_WAIT_S
+    while len(held) < 3 and time.monotonic() < deadline:
+        page.wait_for_timeout(20)  # Playwright hands the test the held routes only inside its own calls
+    assert len(held) == 3, "the banner and both charts are asked for"
+    page.evaluate("scrollTo(0, 0)")
 
 
 def _open_holding_remote_images(new_context, url: str):
@@ -119,14 +136,7 @@ def _boxes(page) -> list[dict]:
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_remote_figures_move_nothing_and_are_drawn_whole(site, new_context, viewport, shape):
     page, held = _open_holding_remote_images(new_context, site.url(POST))
-    page.mouse.wheel(0, 20000)  # every lazy figure asked for; the shift counts wherever they are
-    for _ in range(50):
-        if len(held) == 3:
-            break
-        page.wait_for_timeout(100)
-    assert len(held) == 3, "the banner and both charts are asked for"
-    page.evaluate("scrollTo(0, 0)")
-    page.wait_for_timeout(300)
+    _ask_for_every_figure(page, held)  # the shift counts wherever they are
     before = _boxes(page)
     assert len(before) == 3
     column = page.evaluate("document.querySelector('.post-content').clientWidth")
@@ -135,11 +145,10 @@ def test_remote_figures_move_nothing_and_are_drawn_whole(site, new_context, view
         assert box["w"] == pytest.approx(column, abs=1), "the column's width"
         assert box["w"] / box["h"] == pytest.approx(16 / 9, abs=0.02), "room kept before the image arrives"
     _release(page, held, SHAPES[shape])
-    page.wait_for_timeout(300)
     after = _boxes(page)
     for b, a in zip(before, after):
         assert a == pytest.approx(b, abs=0.5), "an arriving image moved the page"
-    assert page.evaluate("window.__shift") == 0
+    assert page.evaluate(SHIFT_TOTAL) == 0
     # The picture is drawn whole at its own proportions inside the kept box, never enlarged.
     first = after[0]
     page.evaluate("scrollTo(0, 0)")
@@ -174,11 +183,11 @@ def sized_site(chromium_executable):
 
 def test_a_remote_figure_of_known_size_keeps_its_real_proportions(sized_site, new_context, viewport):
     page, held = _open_holding_remote_images(new_context, sized_site.url(POST))
-    page.wait_for_timeout(300)
+    _ask_for_every_figure(page, held)
     before = _boxes(page)[0]
     assert before["h"] > 0, "no room kept for the image before it arrives"
     assert before["w"] / before["h"] == pytest.approx(2000 / 600, abs=0.02)
     _release(page, held, (2000, 600))
     after = _boxes(page)[0]
     assert after == pytest.approx(before, abs=0.5)
-    assert page.evaluate("window.__shift") == 0
+    assert page.evaluate(SHIFT_TOTAL) == 0
