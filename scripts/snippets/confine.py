@@ -75,6 +75,28 @@ class BlockNamespaces:
         self._call(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL), "prctl(PR_SET_PDEATHSIG)")
 
 
+    def trial(self) -> str:
+        """Confine one child that does nothing else: "" when it worked, else why not (the kernel may refuse a
+        mount or a namespace that bwrap itself did not need)."""
+        read_end, write_end = os.pipe()
+        pid = self.fork()
+        if pid == 0:
+            code = 0
+            try:
+                os.close(read_end)
+                os.close(self.pid_namespace)
+                self.enter()
+            except OSError as err:
+                os.write(write_end, str(err).encode())
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        os.waitpid(pid, 0)
+        with os.fdopen(read_end, "rb") as reason:
+            return reason.read().decode(errors="replace")
+
+
 def set_limits(memory: int, cpu_seconds: int, output: int) -> None:
     """The caps of a block's process, inherited by whatever it starts (each process has its own).
 

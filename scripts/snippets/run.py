@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from scripts.snippets.extract import SetupCode
 from scripts.snippets.limits import Limits
-from scripts.snippets.sandbox import CODE_DIR, Sandbox
+from scripts.snippets.sandbox import CODE_DIR, FIX_UNCONFINED, Sandbox, SandboxUnavailable, kernel_fix
 from scripts.snippets.stub import ISOLATED_PYTHON
 from scripts.snippets.worker import WorkerSettings, read_frame, send_frame
 
@@ -262,6 +262,9 @@ class PythonRunner:
                     if message is None:
                         self._replace(worker, selector, outcomes, queue)
                         continue
+                    if message.get("refused"):
+                        raise SandboxUnavailable(f"the snippet sandbox cannot confine a block ({message['refused']}):"
+                                                 f" {kernel_fix()}, {FIX_UNCONFINED}")
                     if message.get("ready"):
                         worker.ready = True
                         worker.network = message["network"]

@@ -37,7 +37,8 @@ neither compiles nor encodes JSON, and threading's and logging's at-fork handler
 Protocol: frames of a 4-byte little-endian length and a `marshal`led dict (no JSON, so the worker's own
 work between forks stays small). In: {"id", "filename", "code", "setup", "source", "timeout"}, where code
 and setup (or None) are code objects the runner compiled and source is [(first line, lines)] of each, for
-tracebacks. Out: first {"ready": True, "network": "sandbox", "namespace" or "guard", "pid"}, then per job
+tracebacks. Out: first {"ready": True, "network": "sandbox", "namespace" or "guard", "pid"} (or, when the
+kernel refuses to confine a block, {"ready": False, "refused": why} and nothing more), then per job
 {"id", "status", "message", "line", "cap", "output"} with status "passed" or "failed" and cap the limit that
 failed the block ("memory", "cpu", "output", "file"), or "".
 """
@@ -681,6 +682,10 @@ def serve(jobs_fd: int, results_fd: int, stub: Any, confine: Any, guard: Network
     namespaces, scratch = None, ""
     if settings.sandboxed:  # the sandbox's network namespace has nothing but loopback
         namespaces, network = confine.BlockNamespaces(settings.memory), "sandbox"
+        refused = namespaces.trial()
+        if refused:
+            send_frame(results_out, {"ready": False, "refused": refused})
+            return
     else:
         network = "namespace" if isolate_network() else "guard"
         scratch = tempfile.mkdtemp(prefix="worker-", dir=settings.scratch)  # the runner removes its folder
