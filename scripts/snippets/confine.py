@@ -8,17 +8,24 @@ tmpfs on /tmp (and /dev/shm), and finally a user namespace in which it holds no 
 (BlockNamespaces.enter). When the child ends, or is killed at its timeout, the kernel kills every process
 left in its PID namespace, and its /tmp goes with its mount namespace: nothing a block starts or writes
 outlives it. The caps on a block's memory, CPU time and output are set in the child too (set_limits).
+Outside the sandbox (--unsandboxed) a worker can only try for a loopback-only network of its own
+(isolate_network).
 """
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import resource
 import signal
+import socket
+import struct
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND = 0x2, 0x4, 0x8, 0x1000
 PR_SET_PDEATHSIG = 1
 _CAPABILITY_VERSION_3 = 0x20080522
@@ -112,3 +119,16 @@ def set_limits(memory: int, cpu_seconds: int, output: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (output, output))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def isolate_network() -> bool:
+    """Outside the sandbox: enter a new network namespace with only loopback up; False when the kernel does not
+    allow it (it needs root, or user namespaces)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0 and libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:  # `ip link set lo up`, without `ip`
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+    return True

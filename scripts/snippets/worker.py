@@ -2,7 +2,7 @@
 
 Started by scripts/snippets/run.py as `python -I worker.py SETTINGS J,R [J,R …]`, inside the sandbox that
 sandbox.py describes unless the check runs --unsandboxed; self-contained (it imports nothing from scripts/,
-and loads its two siblings stub.py and confine.py by path). This first process is a zygote: it imports the
+and loads its siblings stub.py, netguard.py and confine.py by path). This first process is a zygote: it imports the
 `openai` SDK and runs it until it is warm (see warm_up), then forks one worker per pair of pipe descriptors
 (jobs in, results out), so N workers cost one import. Without descriptors it is a single worker on stdin
 and stdout (the runner starts one so when a worker has died). Each worker starts its own OpenAI stub. In
@@ -17,8 +17,8 @@ child, which
   - has that directory as cwd, HOME and TMPDIR, and a clean environment (no inherited secrets; dummy API
     keys; OPENAI_BASE_URL pointing at the stub);
   - has its memory, CPU time and file sizes capped (confine.set_limits), and says which cap it hit;
-  - refuses any network address but loopback in Python, before a packet leaves (socket connect/sendto and
-    name lookups are guarded), and records the attempt so the report can say what happened;
+  - refuses any network address but loopback in Python, before a packet leaves (netguard.py), and records
+    the attempt so the report can say what happened;
   - redirects every OpenAI client it builds to the stub, whatever `base_url` the sample names; the SDK's
     own HTTP clients get the stub's answer in-process (answer_sdk_in_process), others speak HTTP to it;
   - runs the post's setup code and the block, which the runner compiled so that line numbers are Markdown
@@ -45,12 +45,9 @@ failed the block ("memory", "cpu", "output", "file"), or "".
 from __future__ import annotations
 
 import builtins
-import ctypes
 import errno
-import fcntl
 import gc
 import importlib.util
-import ipaddress
 import json
 import linecache
 import marshal
@@ -58,8 +55,6 @@ import os
 import select
 import shutil
 import signal
-import socket
-import struct
 import sys
 import tempfile
 import traceback
@@ -69,7 +64,6 @@ from typing import Any, Callable
 DUMMY_API_KEY = "sk-snippet-check-dummy-key"
 OUTPUT_LIMIT = 64 * 1024  # characters of a block's output kept for the report
 KILL_GRACE = 1.0  # seconds after the timeout before a child that ignored it is killed
-LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 SANDBOX_WORKDIR = "/tmp"  # in the sandbox, each block's own tmpfs
 
 
@@ -90,116 +84,6 @@ class CPUTimeUp(BaseException):
 
 class SnippetTimeout(BaseException):
     """Raised inside a child when its time is up (a BaseException, so `except Exception` cannot swallow it)."""
-
-
-class NetworkRefused(PermissionError):
-    """A sample tried to reach a non-loopback address."""
-
-
-def is_loopback(host: Any) -> bool:
-    if host is None:
-        return True  # getaddrinfo(None, ...) means the local host
-    if isinstance(host, bytes):
-        host = host.decode("ascii", "replace")
-    host = str(host).strip("[]").split("%", 1)[0].lower()
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_unspecified
-
-
-def _is_ip(host: Any) -> bool:
-    try:
-        ipaddress.ip_address(host.decode() if isinstance(host, bytes) else str(host).strip("[]").split("%", 1)[0])
-    except ValueError:
-        return False
-    return True
-
-
-class NetworkGuard:
-    """Patches the socket module in a child so only loopback is reachable; remembers each refusal."""
-
-    def __init__(self) -> None:
-        self.filename = ""  # the running block's file, whose frames give a refusal its line
-        self.refusals: list[tuple[str, int | None]] = []
-
-    def _refuse(self, what: str) -> NetworkRefused:
-        line = None
-        frame = sys._getframe(1)
-        while frame is not None:
-            if frame.f_code.co_filename == self.filename:
-                line = frame.f_lineno
-                break
-            frame = frame.f_back
-        message = f"network access refused: {what} (samples may only reach loopback; the check runs offline)"
-        self.refusals.append((message, line))
-        return NetworkRefused(errno.EACCES, message)
-
-    def _check_address(self, family: int, address: Any, verb: str) -> None:
-        if family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple) and address:
-            if not is_loopback(address[0]):
-                raise self._refuse(f"{verb} {address[0]}:{address[1] if len(address) > 1 else '?'}")
-
-    def install(self) -> None:
-        guard = self
-        sock = socket.socket
-        connect, connect_ex, sendto, sendmsg = sock.connect, sock.connect_ex, sock.sendto, sock.sendmsg
-
-        def guarded_connect(self: socket.socket, address: Any) -> None:
-            guard._check_address(self.family, address, "connect to")
-            return connect(self, address)
-
-        def guarded_connect_ex(self: socket.socket, address: Any) -> int:
-            guard._check_address(self.family, address, "connect to")
-            return connect_ex(self, address)
-
-        def guarded_sendto(self: socket.socket, data: Any, *args: Any) -> int:
-            guard._check_address(self.family, args[-1], "send to")
-            return sendto(self, data, *args)
-
-        def guarded_sendmsg(self: socket.socket, buffers: Any, *args: Any) -> int:
-            if len(args) >= 3:
-                guard._check_address(self.family, args[2], "send to")
-            return sendmsg(self, buffers, *args)
-
-        sock.connect, sock.connect_ex, sock.sendto, sock.sendmsg = (
-            guarded_connect, guarded_connect_ex, guarded_sendto, guarded_sendmsg)
-
-        def lookup(original: Callable[..., Any], verb: str) -> Callable[..., Any]:
-            def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-                name = host[0] if isinstance(host, tuple) else host
-                # A numeric address needs no DNS query; connect() decides whether it may be reached.
-                if not is_loopback(name) and not (verb == "name lookup of" and _is_ip(name)):
-                    raise guard._refuse(f"{verb} {name!r}")
-                return original(host, *args, **kwargs)
-
-            return guarded
-
-        socket.getaddrinfo = lookup(socket.getaddrinfo, "name lookup of")
-        socket.gethostbyname = lookup(socket.gethostbyname, "name lookup of")
-        socket.gethostbyname_ex = lookup(socket.gethostbyname_ex, "name lookup of")
-        socket.gethostbyaddr = lookup(socket.gethostbyaddr, "address lookup of")
-        socket.getnameinfo = lookup(socket.getnameinfo, "address lookup of")
-
-
-CLONE_NEWNET = 0x40000000
-CLONE_NEWUSER = 0x10000000
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-
-
-def isolate_network() -> bool:
-    """Enter a new network namespace with only loopback up; False when the kernel does not allow it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNET) != 0 and libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
-        return False
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:  # `ip link set lo up`, without `ip`
-        request = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
-        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
-    return True
 
 
 # The stub samples reach. A zygote warms the SDK up before any worker has started its stub (the SDK's own
@@ -235,9 +119,10 @@ def redirect_openai_clients() -> None:
 
 
 def load_sibling(name: str) -> Any:
-    """A module of this folder (stub.py, confine.py), loaded by path under a private name: the worker runs
-    isolated, scripts/ is not on its sys.path, and a sample's own `import stub` must not find it."""
-    spec = importlib.util.spec_from_file_location(f"_snippet_{name}", os.path.join(os.path.dirname(__file__), f"{name}.py"))
+    """A module of this folder (stub.py, netguard.py, confine.py), loaded by path under a private name: the
+    worker runs isolated, scripts/ is not on its sys.path, and a sample's own `import stub` must not find it."""
+    path = os.path.join(os.path.dirname(__file__), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_snippet_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -388,7 +273,7 @@ def _cap_of(err: BaseException) -> str:
     return ""
 
 
-def run_in_child(job: dict[str, Any], guard: NetworkGuard, workdir: str,
+def run_in_child(job: dict[str, Any], guard: Any, workdir: str,
                  output_fd: int) -> tuple[str, str, int | None, str]:
     """Run one job's setup and block; everything here happens in the forked child.
     Returns (status, message, line, cap), cap naming the limit that made the block fail, if one did.
@@ -500,7 +385,7 @@ class BlockRunner:
     TMPDIR, set once in the worker's environment), so a child needs no environment change of its own.
     """
 
-    def __init__(self, settings: WorkerSettings, guard: NetworkGuard, private_fds: tuple[int, ...],
+    def __init__(self, settings: WorkerSettings, guard: Any, private_fds: tuple[int, ...],
                  confine: Any, namespaces: Any = None, scratch: str = "") -> None:
         self.settings = settings
         self.confine = confine  # confine.py, loaded by path
@@ -658,12 +543,12 @@ def read_frame(stream: Any) -> dict[str, Any] | None:
     return marshal.loads(data) if len(data) == size else None
 
 
-def prepare_sdk(stub: Any) -> NetworkGuard:
+def prepare_sdk(stub: Any, netguard: Any) -> Any:
     """What every worker sets up alike, before it forks any child: environment, network guard, alarm
     handler, the OpenAI redirect and in-process answers, and a warm SDK."""
     os.environ.clear()
     os.environ.update(child_environment(tempfile.gettempdir(), STUB_URL))  # each worker sets its dirs and URL
-    guard = NetworkGuard()
+    guard = netguard.NetworkGuard()
     guard.install()
     signal.signal(signal.SIGALRM, _time_is_up)
     signal.signal(signal.SIGXCPU, _cpu_time_is_up)  # at a block's CPU time cap (set in its child)
@@ -673,7 +558,7 @@ def prepare_sdk(stub: Any) -> NetworkGuard:
     return guard
 
 
-def serve(jobs_fd: int, results_fd: int, stub: Any, confine: Any, guard: NetworkGuard,
+def serve(jobs_fd: int, results_fd: int, stub: Any, confine: Any, guard: Any,
           settings: WorkerSettings) -> None:
     """Be one worker: a stub of its own, then a child per job until the jobs end."""
     # The protocol stays on these private descriptors; a child's prints never reach the runner's pipe.
@@ -687,7 +572,7 @@ def serve(jobs_fd: int, results_fd: int, stub: Any, confine: Any, guard: Network
             send_frame(results_out, {"ready": False, "refused": refused})
             return
     else:
-        network = "namespace" if isolate_network() else "guard"
+        network = "namespace" if confine.isolate_network() else "guard"
         scratch = tempfile.mkdtemp(prefix="worker-", dir=settings.scratch)  # the runner removes its folder
     try:
         with stub.OpenAIStub() as server:  # started inside the namespace; stopped when the jobs end
@@ -722,7 +607,7 @@ def main() -> None:
     os.close(null)
     confine = load_sibling("confine")
     stub = load_sibling("stub")
-    guard = prepare_sdk(stub)
+    guard = prepare_sdk(stub, load_sibling("netguard"))
     if standalone:
         serve(*channels[0], stub, confine, guard, settings)
         return
