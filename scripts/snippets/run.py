@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from scripts.snippets.extract import SetupCode
 from scripts.snippets.limits import Limits
-from scripts.snippets.sandbox import CODE_DIR, FIX_UNCONFINED, Sandbox, SandboxUnavailable, kernel_fix
+from scripts.snippets.sandbox import CODE_DIR, Sandbox, kernel_refused
 from scripts.snippets.stub import ISOLATED_PYTHON
 from scripts.snippets.worker import WorkerSettings, read_frame, send_frame
 
@@ -263,8 +263,7 @@ class PythonRunner:
                         self._replace(worker, selector, outcomes, queue)
                         continue
                     if message.get("refused"):
-                        raise SandboxUnavailable(f"the snippet sandbox cannot confine a block ({message['refused']}):"
-                                                 f" {kernel_fix()}, {FIX_UNCONFINED}")
+                        raise kernel_refused("cannot confine a block", message["refused"])
                     if message.get("ready"):
                         worker.ready = True
                         worker.network = message["network"]

@@ -34,7 +34,7 @@ SANDBOX_ETC = {
     "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
 }
 WORKER_TMP_SIZE = 64 << 20  # the workers' own /tmp (a block gets a fresh one of its own)
-FIX_UNCONFINED = "or pass --unsandboxed to run the samples unconfined"
+FIX_UNCONFINED = "or run the samples unconfined with `invoke check-snippets --unsandboxed`"
 
 
 class SandboxUnavailable(UsageError):
@@ -113,7 +113,8 @@ class Sandbox:
         try:
             probe = self.popen(["true"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         except OSError as err:
-            raise SandboxUnavailable(f"the snippet sandbox cannot start ({err}): {FIX_UNCONFINED}") from None
+            raise SandboxUnavailable(f"the snippet sandbox cannot start ({err}): reinstall the requirements "
+                                     f"(pip install -r requirements.txt), {FIX_UNCONFINED}") from None
         try:
             _, errors = probe.communicate(timeout=60)
         except subprocess.TimeoutExpired:
@@ -121,7 +122,12 @@ class Sandbox:
             _, errors = probe.communicate()
         if probe.returncode != 0:
             reason = " ".join(errors.split()) or f"bwrap exited with status {probe.returncode}"
-            raise SandboxUnavailable(f"the snippet sandbox cannot start ({reason}): {kernel_fix()}, {FIX_UNCONFINED}")
+            raise kernel_refused("cannot start", reason)
+
+
+def kernel_refused(what: str, reason: str) -> SandboxUnavailable:
+    """The one-line error of a sandbox the kernel refuses: `what` it cannot do, the kernel's `reason`, the fix."""
+    return SandboxUnavailable(f"the snippet sandbox {what} ({reason}): {kernel_fix()}, {FIX_UNCONFINED}")
 
 
 def _sysctl(name: str) -> str:

@@ -312,7 +312,7 @@ def test_where_the_kernel_refuses_namespaces_the_check_says_how_to_fix_it(tmp_pa
     (line,) = run.stderr.splitlines()
     assert line.startswith("error: the snippet sandbox cannot start (bwrap: ")
     assert line.endswith("): user namespaces are off: sudo sysctl -w user.max_user_namespaces=10000, "
-                         "or pass --unsandboxed to run the samples unconfined")
+                         "or run the samples unconfined with `invoke check-snippets --unsandboxed`")
     unconfined = run_check(project, "--unsandboxed", prefix=no_namespaces)
     assert unconfined.returncode == 0, unconfined.stdout + unconfined.stderr
     assert ("warning: Python blocks ran unsandboxed (--unsandboxed): they could read and write what you can, "
