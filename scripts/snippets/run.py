@@ -90,6 +90,13 @@ def _compiled(given: CodeType | None, code: str, first_line: int, filename: str)
     return compiled
 
 
+def result_stream(fd: int) -> IO[bytes]:
+    """The runner's end of a worker's results pipe, unbuffered: a buffer would take in a second message along
+    with the first, where the selector, which watches the pipe, would never see it, and the run would hang
+    waiting for it."""
+    return os.fdopen(fd, "rb", buffering=0)
+
+
 class _Launcher:
     """Starts workers: inside the sandbox, or (unsandboxed) as plain processes with a scratch folder of ours."""
 
@@ -125,9 +132,17 @@ class _Worker:
     @classmethod
     def alone(cls, launcher: _Launcher) -> "_Worker":
         """A worker of its own (it imports the SDK itself), on its stdin and stdout."""
-        process = launcher.start([], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        assert process.stdin is not None and process.stdout is not None
-        return cls(process, process.stdin, process.stdout)
+        (jobs_read, jobs_write), (results_read, results_write) = os.pipe(), os.pipe()
+        try:
+            process = launcher.start([], stdin=jobs_read, stdout=results_write)
+        except BaseException:
+            os.close(jobs_write)
+            os.close(results_read)
+            raise
+        finally:
+            os.close(jobs_read)
+            os.close(results_write)
+        return cls(process, os.fdopen(jobs_write, "wb"), result_stream(results_read))
 
     @classmethod
     def group(cls, launcher: _Launcher, count: int) -> list["_Worker"]:
@@ -146,7 +161,7 @@ class _Worker:
         finally:
             for fd in theirs:  # the zygote's ends: the runner keeps only its own
                 os.close(fd)
-        return [cls(process, os.fdopen(jobs_write, "wb"), os.fdopen(results_read, "rb"))
+        return [cls(process, os.fdopen(jobs_write, "wb"), result_stream(results_read))
                 for (_, jobs_write), (results_read, _) in pipes]
 
     def send(self, job: PythonJob, timeout: float) -> None:

@@ -533,13 +533,21 @@ def send_frame(stream: Any, message: dict[str, Any]) -> None:
     stream.flush()
 
 
+def _read_exactly(stream: Any, size: int) -> bytes:
+    """`size` bytes, fewer only at the end of the stream (an unbuffered stream may return fewer per read)."""
+    data = b""
+    while len(data) < size and (chunk := stream.read(size - len(data))):
+        data += chunk
+    return data
+
+
 def read_frame(stream: Any) -> dict[str, Any] | None:
     """The next message, or None at the end of the stream."""
-    header = stream.read(4)
+    header = _read_exactly(stream, 4)
     if len(header) < 4:
         return None
     size = int.from_bytes(header, "little")
-    data = stream.read(size)
+    data = _read_exactly(stream, size)
     return marshal.loads(data) if len(data) == size else None
 
 

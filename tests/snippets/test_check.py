@@ -444,6 +444,24 @@ def test_a_block_repeated_with_the_same_setup_runs_once_and_a_failing_one_is_rep
             f"(as content/blog/repeat-a/index.md:{first.first_line}, run once for both), printed:") in text
 
 
+def test_two_results_a_worker_sends_at_once_are_both_seen_by_the_runner():
+    # A worker answers the next block while the runner, on a busy machine, has not read the last answer
+    # yet: both arrive in one read. The runner waits on its selector for the pipe, so the second must still
+    # be in the pipe, not in a buffer of the stream, or the run hangs waiting for it.
+    import select
+
+    from scripts.snippets.run import result_stream
+    from scripts.snippets.worker import read_frame, send_frame
+
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "wb") as worker, result_stream(read_end) as results:
+        send_frame(worker, {"id": 1})
+        send_frame(worker, {"id": 2})
+        assert read_frame(results) == {"id": 1}
+        assert select.select([results], [], [], 0)[0] == [results]
+        assert read_frame(results) == {"id": 2}
+
+
 def test_the_line_scan_leaves_bodies_it_cannot_read_to_markdown_it():
     # scripts/content/fences.py is held to markdown-it in tests/test_markdown_fences.py; check-snippets
     # also refuses a line indented outside the fences, which may be an indented code block.
