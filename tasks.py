@@ -221,18 +221,26 @@ def check_external(c, include=None, exclude=None, no_cache=False, fragments=Fals
 @task(
     help={
         "timeout": "Seconds each Python block may run before it is killed (default 10)",
+        "memory": "Memory each process of a Python block may use, e.g. 512M, 2G (default 1G)",
+        "cpu_time": "CPU seconds each process of a Python block may use (default: as many as --timeout)",
+        "max_output": "What a Python block may print, and the largest file it may write (default 64M)",
+        "unsandboxed": "Run Python blocks without the sandbox: they can then read and change what you can",
         "workers": "Warm worker processes running Python blocks (default: one per CPU core)",
         "verbose": "Also print what each passing Python block printed",
         "no_shellcheck": "Only `bash -n` shell blocks; skip ShellCheck",
     }
 )
 @user_errors
-def check_snippets(c, timeout=None, workers=None, verbose=False, no_shellcheck=False):
-    """Check every code block in content/: run Python (offline, against an OpenAI stub), parse the rest."""
+def check_snippets(c, timeout=None, memory=None, cpu_time=None, max_output=None, unsandboxed=False, workers=None,
+                   verbose=False, no_shellcheck=False):
+    """Check every code block in content/: run Python (offline, sandboxed, against an OpenAI stub), parse the rest."""
     from scripts.snippets.check import check_snippets as check
+    from scripts.snippets.limits import make_limits
 
-    report = check(ROOT / "content", project_root=ROOT, timeout=_number("--timeout", timeout, float),
-                   workers=_number("--workers", workers, int), shellcheck=not no_shellcheck)
+    limits = make_limits(timeout=_number("--timeout", timeout, float), memory=memory,
+                         cpu_time=_number("--cpu-time", cpu_time, float), max_output=max_output)
+    report = check(ROOT / "content", project_root=ROOT, limits=limits, workers=_number("--workers", workers, int),
+                   shellcheck=not no_shellcheck, sandboxed=not unsandboxed)
     finish(report, report.render(verbose=verbose))
 
 

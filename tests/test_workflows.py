@@ -139,6 +139,12 @@ def test_ci_runs_every_check_in_order_with_the_development_requirements():
     assert any("apt-get install -y chromium" in c for c in commands)
 
 
+def test_ci_lets_the_snippet_sandbox_make_user_namespaces_before_any_sample_runs():
+    commands = [s["run"].strip() for s in load("ci.yml")["jobs"]["checks"]["steps"] if "run" in s]
+    allow = commands.index("sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0")
+    assert allow < commands.index("invoke check-snippets") and allow < commands.index("invoke test")
+
+
 def test_the_test_suite_runs_once_in_all_the_workflows():
     runs = [c for path in WORKFLOW_FILES for c in run_commands(yaml.safe_load(path.read_text(encoding="utf-8")))
             if re.search(r"\binvoke test\b|\bpytest\b", c)]

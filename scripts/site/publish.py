@@ -1,9 +1,11 @@
 """Publish the built site as the new tip of a branch (gh-pages) on a git remote.
 
-The site is built and checked in a temporary directory, then committed with git plumbing in a
-temporary bare repository of its own (hash-object, update-index on a private index, write-tree,
-commit-tree) and pushed from there. The user's checkout, index, HEAD and branches are never touched,
-and nothing is written into the project.
+The site is built and checked in a private temporary directory, which the snippet sandbox never mounts.
+As soon as it is built its files are hashed into a temporary bare repository of its own; after the
+checks they are hashed again, and the publish stops if anything changed. The tree committed is the one
+hashed before the checks ran, with git plumbing (hash-object, update-index on a private index,
+write-tree, commit-tree), and pushed from there. The user's checkout, index, HEAD and branches are never
+touched, and nothing is written into the project.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.check import FAILED, OK, StageContext, run_stages
+from scripts.check import FAILED, OK, StageContext, StageResult, run_stages
 from scripts.errors import EXIT_USAGE, CheckFailed, UsageError
 from scripts.reports import last_line
 
@@ -107,11 +109,17 @@ def publish(root: Path, options: PublishOptions, *, say: Callable[[str], None] =
         # The remote is read first: an unreachable one fails before the build, not after it.
         repo = StagingRepo.create(Path(tmp) / "publish.git", source)
         previous = repo.fetch_branch(remote, options.branch)
-        site = Path(tmp) / "site"
+        site = Path(tmp) / "site"  # in our private temporary directory, which the snippet sandbox never mounts
         say("building the production site (no drafts, no future posts), then checking it")
+        built: list[dict[str, tuple[str, str]]] = []
+
+        def snapshot(stage: StageResult) -> None:  # the built site, into git, before any check runs
+            if stage.name == "build" and stage.status == OK:
+                built.append(repo.hash_tree(site))
+
         with _hugo_writes_only_under(Path(tmp)):
             checked = run_stages(StageContext(root=root, site=site, base_url=options.base_url, search=True),
-                                 keep_going=True)
+                                 keep_going=True, on_stage=snapshot)
         for stage in checked.stages:  # the whole report of a failed stage, the summary line of a passed one
             if stage.status == FAILED and stage.name != "build":
                 say(stage.report.rstrip())
@@ -126,8 +134,11 @@ def publish(root: Path, options: PublishOptions, *, say: Callable[[str], None] =
             raise CheckFailed(f"refusing to publish: {names} failed (--force publishes anyway)")
         if failed and options.force:
             say(f"warning: publishing although {names} failed (--force)")
-        result = publish_tree(site, repo=repo, previous=previous, source=source, remote=remote, options=options,
-                              say=say, display_remote=options.remote)
+        if repo.hash_tree(site) != built[0]:
+            raise CheckFailed("the built site changed while it was being checked: nothing was published")
+        # What is committed is the tree the checks saw, as it was hashed before they ran.
+        result = publish_tree(built[0], repo=repo, previous=previous, source=source, remote=remote,
+                              options=options, say=say, display_remote=options.remote)
         if failed and not options.force:  # a dry run: show what would change, then say it would be refused
             raise CheckFailed(f"dry run: {names} failed, so a real publish would be refused (--force publishes anyway)")
     return dataclasses.replace(result, checks=tuple(CheckOutcome(stage.name, stage.status == OK, stage.report)
@@ -215,7 +226,7 @@ def resolve_remote(spec: str, source: SourceState) -> str:
 
 
 def publish_tree(
-    site: Path,
+    files: dict[str, tuple[str, str]],
     *,
     repo: StagingRepo,
     previous: str | None,
@@ -225,12 +236,10 @@ def publish_tree(
     say: Callable[[str], None] = print,
     display_remote: str | None = None,
 ) -> PublishResult:
-    """Commit the files under `site` (plus .nojekyll and CNAME) on top of `previous`, the branch's tip
-    fetched into `repo`, and push it as the branch's new tip."""
+    """Commit `files` (the site as StagingRepo.hash_tree gives it, plus .nojekyll and CNAME) on top of
+    `previous`, the branch's tip fetched into `repo`, and push it as the branch's new tip."""
     shown = display_remote or remote
-    entries = list(_site_entries(site))
-    blobs = repo.hash_files([path for path, _ in entries])
-    index = {rel: (mode, blob) for (_, (rel, mode)), blob in zip(entries, blobs)}
+    index = dict(files)
     index.setdefault(".nojekyll", ("100644", repo.hash_bytes(b"")))  # serve _-prefixed files as they are
     cname = _choose_cname(options, index, repo, previous)
     if cname is not None:
@@ -356,6 +365,12 @@ class StagingRepo:
         shas = iter(self.checked("hash-object", "-w", "--no-filters", "--stdin-paths",
                                  input="".join(f"{p}\n" for p in regular)).split())
         return [self.hash_bytes(os.readlink(p).encode()) if p.is_symlink() else next(shas) for p in paths]
+
+    def hash_tree(self, site: Path) -> dict[str, tuple[str, str]]:
+        """Every file under `site` as {path in the tree: (git mode, blob)}, its blob written to the repository."""
+        entries = list(_site_entries(site))
+        blobs = self.hash_files([path for path, _ in entries])
+        return {rel: (mode, blob) for (_, (rel, mode)), blob in zip(entries, blobs)}
 
     def hash_bytes(self, data: bytes) -> str:
         proc = self.run("hash-object", "-w", "--stdin", input=data, text=False)

@@ -11,7 +11,8 @@ from scripts.snippets.extract import Snippet, block_parser, extract_snippets, ma
 from scripts.snippets.packages import missing_modules
 from scripts.snippets.plan import plan_checks
 from scripts.snippets.report import PARSED_CHECKS, SHELL_LANGUAGES, SnippetReport, SnippetResult
-from scripts.snippets.run import DEFAULT_TIMEOUT, PythonRunner
+from scripts.snippets.limits import Limits
+from scripts.snippets.run import PythonRunner
 from scripts.snippets.settings import load_settings
 
 # A sample that opens a file of the reader's own ("Path to your image") finds none in its empty directory.
@@ -35,25 +36,23 @@ def _static_outcomes(snippets: list[Snippet], shellcheck: bool) -> list[formats.
     return [outcomes[i] for i in range(len(snippets))]
 
 
-def check_snippets(content_dir: Path, *, project_root: Path, timeout: float | None = None,
-                   workers: int | None = None, shellcheck: bool = True) -> SnippetReport:
+def check_snippets(content_dir: Path, *, project_root: Path, limits: Limits = Limits(),
+                   workers: int | None = None, shellcheck: bool = True, sandboxed: bool = True) -> SnippetReport:
     """Check every fenced code block of every Markdown file under `content_dir`.
 
-    Python blocks are compiled, then run (each in its own process, `timeout` seconds each, default 10)
-    against a local OpenAI-compatible stub, after the blocks of its post it continues (scripts/snippets/plan.py),
-    a block identical to one already run (code and what runs before it) taking that run's result; a block
-    that needs a module that is not installed is not run, and fails only if `project_root`/snippets.yaml
-    requires the module. Shell blocks go through `bash -n` and ShellCheck; JSON, YAML, TOML and BibTeX are
-    parsed; anything else is counted as unchecked.
+    Python blocks are compiled, then run (each in its own process, within `limits`: 10 s each by default)
+    against a local OpenAI-compatible stub, in the sandbox unless `sandboxed` is False, after the blocks of
+    its post it continues (scripts/snippets/plan.py), a block identical to one already run (code and what
+    runs before it) taking that run's result; a block that needs a module that is not installed is not run,
+    and fails only if `project_root`/snippets.yaml requires the module. Shell blocks go through `bash -n` and
+    ShellCheck; JSON, YAML, TOML and BibTeX are parsed; anything else is counted as unchecked. Raises
+    SandboxUnavailable (a usage error) when the kernel refuses the sandbox.
     """
     if not content_dir.is_dir():
         raise UsageError("content directory not found", path=content_dir)
-    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
-    if timeout <= 0:
-        raise UsageError(f"--timeout must be a positive number of seconds, not {timeout:g}")
     settings = load_settings(project_root)
-    report = SnippetReport(project_root=project_root)
-    with PythonRunner(workers=workers, timeout=timeout) as runner:
+    report = SnippetReport(project_root=project_root, sandboxed=sandboxed)
+    with PythonRunner(workers=workers, limits=limits, sandboxed=sandboxed) as runner:
         # The workers import the SDK while the posts are parsed.
         parser = block_parser()
         posts = [extract_snippets(path, parser=parser) for path in markdown_files(content_dir)]

@@ -159,7 +159,8 @@ class _Planner:
             plan.continues.pop(i, None)
             pieces = [setup] if setup is not None else []
             setup_code, setup_compiled = self._setup(pieces, filename)
-        job = PythonJob(i, filename, s.code, s.first_line, setup_code, compiled, setup_compiled)
+        job = PythonJob(i, filename, s.code, s.first_line, setup_code, compiled, setup_compiled,
+                        tuple((p.first_line, p.code) for p in pieces))
         first = self.first_run.setdefault((s.code, tuple(p.code for p in pieces)), job)
         if first is job:
             plan.jobs.append(job)

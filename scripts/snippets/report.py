@@ -46,7 +46,8 @@ class SnippetReport:
     results: list[SnippetResult] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     files: int = 0
-    network: str = ""  # how Python blocks were kept off the network: "namespace", "guard", "" (none ran)
+    network: str = ""  # how Python blocks were kept off the network: "sandbox", "namespace", "guard", "" (none ran)
+    sandboxed: bool = True  # False: Python blocks ran unconfined (--unsandboxed)
 
     @property
     def failures(self) -> list[SnippetResult]:
@@ -132,6 +133,9 @@ class SnippetReport:
                        f"module that is not installed: {listed}")
         verdict = "all pass" if self.ok else f"{problems} problem{'s' if problems != 1 else ''}"
         out.append(f"{checked} blocks checked in {self.files} Markdown files: {verdict}")
+        if not self.sandboxed and self.network:
+            out.append("warning: Python blocks ran unsandboxed (--unsandboxed): they could read and write what you "
+                       "can, and leave processes running")
         if self.network == "guard":
             out.append("note: no network namespace was available (needs root or user namespaces), so only "
                        "Python's own sockets were kept to loopback; programs a block starts were not")

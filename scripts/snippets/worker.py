@@ -1,179 +1,89 @@
 """Warm workers that run Python code samples, each in a forked child of its own.
 
-Started by scripts/snippets/run.py as `python -I worker.py PATH/TO/stub.py J,R [J,R …]`;
-self-contained (it imports nothing from scripts/). This first process is a zygote: it imports the `openai`
-SDK and runs it until it is warm (see warm_up), then forks one worker per pair of pipe descriptors (jobs
-in, results out), so N workers cost one import. Without descriptors it is a single worker on stdin and
-stdout (the runner starts one so when a worker has died). Each worker moves into a network namespace of its
-own where only loopback exists (when the kernel lets it: root, or unprivileged user namespaces), so nothing
-a sample starts, not even a `curl` subprocess, can reach another host, and starts its own OpenAI stub
-inside it. A worker never runs a sample itself: for each job it forks a child, which
+Started by scripts/snippets/run.py as `python -I worker.py SETTINGS J,R [J,R …]`, inside the sandbox that
+sandbox.py describes unless the check runs --unsandboxed; self-contained (it imports nothing from scripts/,
+and loads its siblings stub.py, netguard.py and confine.py by path). This first process is a zygote: it imports the
+`openai` SDK and runs it until it is warm (see warm_up), then forks one worker per pair of pipe descriptors
+(jobs in, results out), so N workers cost one import. Without descriptors it is a single worker on stdin
+and stdout (the runner starts one so when a worker has died). Each worker starts its own OpenAI stub. In
+the sandbox, whose network namespace has nothing but loopback, that is all the network there is; outside
+it, each worker moves into a network namespace of its own where only loopback exists when the kernel lets
+it (root, or unprivileged user namespaces). A worker never runs a sample itself: for each job it forks a
+child, which
 
-  - gets its own process group, an empty directory as cwd, HOME and TMPDIR (made afresh for each block),
-    and a clean environment (no inherited secrets; dummy API keys; OPENAI_BASE_URL pointing at the stub);
-  - refuses any network address but loopback in Python, before a packet leaves (socket connect/sendto and
-    name lookups are guarded), and records the attempt so the report can say what happened — also where
-    no namespace could be made;
+  - in the sandbox, is the first process of PID, mount and user namespaces of its own (confine.py): it sees
+    its own processes only, a fresh empty tmpfs as /tmp, and has no privilege; whatever it starts is killed
+    when it ends. Outside, it gets its own process group and a directory made afresh for each block;
+  - has that directory as cwd, HOME and TMPDIR, and a clean environment (no inherited secrets; dummy API
+    keys; OPENAI_BASE_URL pointing at the stub);
+  - has its memory, CPU time and file sizes capped (confine.set_limits), and says which cap it hit;
+  - refuses any network address but loopback in Python, before a packet leaves (netguard.py), and records
+    the attempt so the report can say what happened;
   - redirects every OpenAI client it builds to the stub, whatever `base_url` the sample names; the SDK's
     own HTTP clients get the stub's answer in-process (answer_sdk_in_process), others speak HTTP to it;
   - runs the post's setup code and the block, which the runner compiled so that line numbers are Markdown
     line numbers;
-  - writes its result to a pipe, and its output to a file.
+  - writes its result to a pipe, and its output to a file in memory.
 
-The worker kills the child's whole process group when the per-block timeout passes.
+The worker kills the child (and with it its PID namespace, or outside the sandbox its process group) when
+the per-block timeout passes.
 
 Speed: a block's cost is mostly the pages of the worker's memory its child writes to, each of which the
 kernel copies for the child (~4 µs a page here). So whatever can be done once is done in the worker before
-forking (environment, network guard, redirect, stdio, file size limit, warm SDK), and the child does as
-little as it can: it neither compiles nor encodes JSON, and threading's and logging's at-fork handlers
-are held back from it (hold_fork_handlers).
+forking (environment, network guard, redirect, stdio, warm SDK), and the child does as little as it can: it
+neither compiles nor encodes JSON, and threading's and logging's at-fork handlers are held back from it
+(hold_fork_handlers).
 
 Protocol: frames of a 4-byte little-endian length and a `marshal`led dict (no JSON, so the worker's own
-work between forks stays small). In: {"id", "filename", "code", "setup", "timeout"}, where code and setup
-(or None) are code objects the runner compiled. Out: first {"ready": True, "network": "namespace" or
-"guard", "pid"}, then per job {"id", "status", "message", "line", "output"} with status "passed" or "failed".
+work between forks stays small). In: {"id", "filename", "code", "setup", "source", "timeout"}, where code
+and setup (or None) are code objects the runner compiled and source is [(first line, lines)] of each, for
+tracebacks. Out: first {"ready": True, "network": "sandbox", "namespace" or "guard", "pid"} (or, when the
+kernel refuses to confine a block, {"ready": False, "refused": why} and nothing more), then per job
+{"id", "status", "message", "line", "cap", "output"} with status "passed" or "failed" and cap the limit that
+failed the block ("memory", "cpu", "output", "file"), or "".
 """
 from __future__ import annotations
 
 import builtins
-import ctypes
 import errno
-import fcntl
 import gc
 import importlib.util
-import ipaddress
+import json
+import linecache
 import marshal
 import os
-import resource
 import select
 import shutil
 import signal
-import socket
-import struct
 import sys
 import tempfile
 import traceback
+from dataclasses import dataclass
 from typing import Any, Callable
 
 DUMMY_API_KEY = "sk-snippet-check-dummy-key"
 OUTPUT_LIMIT = 64 * 1024  # characters of a block's output kept for the report
-FILE_SIZE_LIMIT = 64 * 1024 * 1024  # a runaway sample cannot fill the disk
 KILL_GRACE = 1.0  # seconds after the timeout before a child that ignored it is killed
-LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+SANDBOX_WORKDIR = "/tmp"  # in the sandbox, each block's own tmpfs
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What the runner tells every worker, as JSON on its command line."""
+
+    sandboxed: bool
+    memory: int  # bytes: RLIMIT_DATA of each process of a block, and the size of its /tmp in the sandbox
+    cpu_seconds: int  # RLIMIT_CPU of each process of a block
+    output: int  # bytes: RLIMIT_FSIZE, the most a block may print (or write to one file)
+    scratch: str = ""  # outside the sandbox: the folder (made by the runner) for the block directories
+
+
+class CPUTimeUp(BaseException):
+    """Raised inside a child at SIGXCPU, when it has used its CPU time cap."""
 
 
 class SnippetTimeout(BaseException):
     """Raised inside a child when its time is up (a BaseException, so `except Exception` cannot swallow it)."""
-
-
-class NetworkRefused(PermissionError):
-    """A sample tried to reach a non-loopback address."""
-
-
-def is_loopback(host: Any) -> bool:
-    if host is None:
-        return True  # getaddrinfo(None, ...) means the local host
-    if isinstance(host, bytes):
-        host = host.decode("ascii", "replace")
-    host = str(host).strip("[]").split("%", 1)[0].lower()
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_unspecified
-
-
-def _is_ip(host: Any) -> bool:
-    try:
-        ipaddress.ip_address(host.decode() if isinstance(host, bytes) else str(host).strip("[]").split("%", 1)[0])
-    except ValueError:
-        return False
-    return True
-
-
-class NetworkGuard:
-    """Patches the socket module in a child so only loopback is reachable; remembers each refusal."""
-
-    def __init__(self) -> None:
-        self.filename = ""  # the running block's file, whose frames give a refusal its line
-        self.refusals: list[tuple[str, int | None]] = []
-
-    def _refuse(self, what: str) -> NetworkRefused:
-        line = None
-        frame = sys._getframe(1)
-        while frame is not None:
-            if frame.f_code.co_filename == self.filename:
-                line = frame.f_lineno
-                break
-            frame = frame.f_back
-        message = f"network access refused: {what} (samples may only reach loopback; the check runs offline)"
-        self.refusals.append((message, line))
-        return NetworkRefused(errno.EACCES, message)
-
-    def _check_address(self, family: int, address: Any, verb: str) -> None:
-        if family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple) and address:
-            if not is_loopback(address[0]):
-                raise self._refuse(f"{verb} {address[0]}:{address[1] if len(address) > 1 else '?'}")
-
-    def install(self) -> None:
-        guard = self
-        sock = socket.socket
-        connect, connect_ex, sendto, sendmsg = sock.connect, sock.connect_ex, sock.sendto, sock.sendmsg
-
-        def guarded_connect(self: socket.socket, address: Any) -> None:
-            guard._check_address(self.family, address, "connect to")
-            return connect(self, address)
-
-        def guarded_connect_ex(self: socket.socket, address: Any) -> int:
-            guard._check_address(self.family, address, "connect to")
-            return connect_ex(self, address)
-
-        def guarded_sendto(self: socket.socket, data: Any, *args: Any) -> int:
-            guard._check_address(self.family, args[-1], "send to")
-            return sendto(self, data, *args)
-
-        def guarded_sendmsg(self: socket.socket, buffers: Any, *args: Any) -> int:
-            if len(args) >= 3:
-                guard._check_address(self.family, args[2], "send to")
-            return sendmsg(self, buffers, *args)
-
-        sock.connect, sock.connect_ex, sock.sendto, sock.sendmsg = (
-            guarded_connect, guarded_connect_ex, guarded_sendto, guarded_sendmsg)
-
-        def lookup(original: Callable[..., Any], verb: str) -> Callable[..., Any]:
-            def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-                name = host[0] if isinstance(host, tuple) else host
-                # A numeric address needs no DNS query; connect() decides whether it may be reached.
-                if not is_loopback(name) and not (verb == "name lookup of" and _is_ip(name)):
-                    raise guard._refuse(f"{verb} {name!r}")
-                return original(host, *args, **kwargs)
-
-            return guarded
-
-        socket.getaddrinfo = lookup(socket.getaddrinfo, "name lookup of")
-        socket.gethostbyname = lookup(socket.gethostbyname, "name lookup of")
-        socket.gethostbyname_ex = lookup(socket.gethostbyname_ex, "name lookup of")
-        socket.gethostbyaddr = lookup(socket.gethostbyaddr, "address lookup of")
-        socket.getnameinfo = lookup(socket.getnameinfo, "address lookup of")
-
-
-CLONE_NEWNET = 0x40000000
-CLONE_NEWUSER = 0x10000000
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-
-
-def isolate_network() -> bool:
-    """Enter a new network namespace with only loopback up; False when the kernel does not allow it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNET) != 0 and libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
-        return False
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:  # `ip link set lo up`, without `ip`
-        request = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
-        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
-    return True
 
 
 # The stub samples reach. A zygote warms the SDK up before any worker has started its stub (the SDK's own
@@ -208,9 +118,11 @@ def redirect_openai_clients() -> None:
         cls.__init__ = redirected_init  # type: ignore[method-assign]
 
 
-def load_stub(stub_script: str) -> Any:
-    """The stub's module, loaded by path (the worker runs isolated: scripts/ is not on its sys.path)."""
-    spec = importlib.util.spec_from_file_location("_snippet_openai_stub", stub_script)
+def load_sibling(name: str) -> Any:
+    """A module of this folder (stub.py, netguard.py, confine.py), loaded by path under a private name: the
+    worker runs isolated, scripts/ is not on its sys.path, and a sample's own `import stub` must not find it."""
+    path = os.path.join(os.path.dirname(__file__), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_snippet_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -344,22 +256,42 @@ def _error_line(tb: Any, filename: str) -> int | None:
     return line
 
 
-def run_in_child(job: dict[str, Any], guard: NetworkGuard, workdir: str, output_fd: int) -> tuple[str, str, int | None]:
-    """Run one job's setup and block; everything here happens in the forked child. Returns (status, message, line).
+def _prime_linecache(job: dict[str, Any]) -> None:
+    """Give tracebacks the block's source lines: inside the sandbox the Markdown file is not there to read."""
+    lines = ["\n"] * max(first + len(text) for first, text in job["source"])
+    for first, text in job["source"]:
+        lines[first - 1:first - 1 + len(text)] = text
+    linecache.cache[job["filename"]] = (sum(map(len, lines)), None, lines, job["filename"])
+
+
+def _cap_of(err: BaseException) -> str:
+    """Which cap an exception means was hit: "memory", "file" (a file or the output too large), or ""."""
+    if isinstance(err, MemoryError):
+        return "memory"
+    if isinstance(err, OSError) and err.errno == errno.EFBIG:
+        return "file"
+    return ""
+
+
+def run_in_child(job: dict[str, Any], guard: Any, workdir: str,
+                 output_fd: int) -> tuple[str, str, int | None, str]:
+    """Run one job's setup and block; everything here happens in the forked child.
+    Returns (status, message, line, cap), cap naming the limit that made the block fail, if one did.
 
     The worker has already installed the network guard and the OpenAI redirect, set the environment (HOME and
-    TMPDIR are the block directory, made afresh for every block), the file size limit, and line-buffered
-    `sys.stdout`/`sys.stderr`: done once there, they cost a child nothing, while every page of shared memory a
-    child writes to is a page it must copy.
+    TMPDIR are the block directory, made afresh for every block) and line-buffered `sys.stdout`/`sys.stderr`:
+    done once there, they cost a child nothing, while every page of shared memory a child writes to is a page
+    it must copy.
     """
     os.setpgid(0, 0)
     os.chdir(workdir)
     os.dup2(output_fd, 1)  # the worker's own stdout and stdin are /dev/null; its stderr is the runner's
     os.dup2(output_fd, 2)
     os.close(output_fd)
+    _prime_linecache(job)
     filename = guard.filename = job["filename"]
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-    status, message, line, part = "passed", "", None, "block"
+    status, message, line, part, cap = "passed", "", None, "block", ""
     signal.setitimer(signal.ITIMER_REAL, job["timeout"])
     try:
         if job["setup"] is not None:
@@ -370,17 +302,23 @@ def run_in_child(job: dict[str, Any], guard: NetworkGuard, workdir: str, output_
     except SnippetTimeout as err:
         status, line = "failed", _error_line(err.__traceback__, filename)
         message = f"timed out after {job['timeout']:g} s"
+    except CPUTimeUp as err:
+        status, line, cap = "failed", _error_line(err.__traceback__, filename), "cpu"
+        message = "CPU time cap reached"
     except SystemExit as err:
         if err.code not in (None, 0):
             status, line = "failed", _error_line(err.__traceback__, filename)
             message = f"exited with status {err.code}"
     except BaseException as err:  # noqa: BLE001 - whatever the sample raises is its result
-        status, line = "failed", _error_line(err.__traceback__, filename)
+        status, line, cap = "failed", _error_line(err.__traceback__, filename), _cap_of(err)
         message = traceback.format_exception_only(type(err), err)[-1].strip()
         tb = err.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename != filename:
             tb = tb.tb_next  # drop this worker's own frames from the traceback the sample's output shows
-        traceback.print_exception(type(err), err, tb or err.__traceback__)
+        try:
+            traceback.print_exception(type(err), err, tb or err.__traceback__)
+        except Exception:  # noqa: BLE001 - the output may be full (its cap) or closed by the sample
+            pass
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     if guard.refusals:  # a refused connection fails the block even if the sample caught the error
@@ -393,39 +331,74 @@ def run_in_child(job: dict[str, Any], guard: NetworkGuard, workdir: str, output_
             stream.flush()
         except Exception:  # noqa: BLE001 - a sample may have closed or replaced its streams
             pass
-    return status, message[:2000], line
+    return status, message[:2000], line, cap
 
 
 def _time_is_up(signum: int, frame: Any) -> None:
     raise SnippetTimeout
 
 
-def _encode_result(status: str, message: str, line: int | None) -> bytes:
+def _cpu_time_is_up(signum: int, frame: Any) -> None:
+    raise CPUTimeUp
+
+
+def _encode_result(status: str, message: str, line: int | None, cap: str) -> bytes:
     # Plain text, not JSON: the json module's encoder is code a child would otherwise have to touch (and copy).
-    return f"{status}\n{'' if line is None else line}\n{message}".encode("utf-8", "replace")
+    return f"{status}\n{'' if line is None else line}\n{cap}\n{message}".encode("utf-8", "replace")
 
 
 def _decode_result(raw: bytes) -> dict[str, Any]:
-    status, line, message = raw.decode("utf-8", "replace").split("\n", 2)
-    return {"status": status, "message": message, "line": int(line) if line else None}
+    status, line, cap, message = raw.decode("utf-8", "replace").split("\n", 3)
+    return {"status": status, "message": message, "line": int(line) if line else None, "cap": cap}
+
+
+def _read_available(fd: int) -> bytes:
+    """What is in a pipe now, without waiting for writers that may still hold it (outside the sandbox a
+    process a block left running may)."""
+    os.set_blocking(fd, False)
+    raw = b""
+    try:
+        while chunk := os.read(fd, 65536):
+            raw += chunk
+    except BlockingIOError:
+        pass
+    return raw
+
+
+def _death(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            return f"was killed by {signal.Signals(number).name}"
+        except ValueError:
+            return f"was killed by signal {number}"
+    return f"exited with status {os.waitstatus_to_exitcode(status)}"
 
 
 class BlockRunner:
-    """Runs jobs for the worker, each in a forked child, in a block directory made afresh for every job.
+    """Runs jobs for the worker, each in a forked child.
 
-    The directory's path stays the same (it is the children's HOME and TMPDIR, set once in the worker's
-    environment), so a child needs no environment change of its own.
+    In the sandbox (`namespaces` given) each child is the first process of PID, mount and user namespaces of
+    its own (confine.py), with a fresh tmpfs on /tmp as its directory, and whatever it started dies with it.
+    Outside, each child runs in a block directory made afresh for every job under `scratch`, in a process
+    group of its own, killed as a group. The directory's path stays the same (it is the children's HOME and
+    TMPDIR, set once in the worker's environment), so a child needs no environment change of its own.
     """
 
-    def __init__(self, scratch: str, guard: NetworkGuard, private_fds: tuple[int, ...]) -> None:
-        self.workdir = os.path.join(scratch, "block")
-        self.output_path = os.path.join(scratch, "output")
+    def __init__(self, settings: WorkerSettings, guard: Any, private_fds: tuple[int, ...],
+                 confine: Any, namespaces: Any = None, scratch: str = "") -> None:
+        self.settings = settings
+        self.confine = confine  # confine.py, loaded by path
+        self.namespaces = namespaces
+        self.workdir = SANDBOX_WORKDIR if namespaces is not None else os.path.join(scratch, "block")
         self.guard = guard
-        self.private_fds = private_fds
+        self.private_fds = private_fds + ((namespaces.pid_namespace,) if namespaces is not None else ())
         self.restore_fork_handlers: Callable[[], None] = lambda: None  # see hold_fork_handlers
         self._stale = 0
 
     def _fresh_workdir(self) -> None:
+        if self.namespaces is not None:
+            return  # the child mounts a fresh tmpfs there
         try:
             os.mkdir(self.workdir, 0o700)
         except FileExistsError:  # what a block left behind and could not be removed: move it out of the way
@@ -434,30 +407,40 @@ class BlockRunner:
             os.mkdir(self.workdir, 0o700)
 
     def _clear_workdir(self) -> None:
+        if self.namespaces is not None:
+            return
         try:
             os.rmdir(self.workdir)  # most blocks leave it empty
         except OSError:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def _child(self, job: dict[str, Any], result_fd: int, output_fd: int) -> None:
+        """The forked child: never returns."""
+        code = 0
+        try:
+            self.restore_fork_handlers()
+            for fd in self.private_fds:  # the sample must not be able to talk to the runner
+                os.close(fd)
+            if self.namespaces is not None:
+                self.namespaces.enter()
+            self.confine.set_limits(self.settings.memory, self.settings.cpu_seconds, self.settings.output)
+            os.write(result_fd, _encode_result(*run_in_child(job, self.guard, self.workdir, output_fd)))
+        except BaseException:  # noqa: BLE001 - report and leave; the parent notices the missing result
+            code = 70
+        finally:
+            os._exit(code)
+
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         """Fork a child for one job, wait for it within the timeout, and collect its result and output."""
         self._fresh_workdir()
-        # A new output file per block: a process a block left running cannot write into the next one's output.
-        output_fd = os.open(self.output_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        # A new output file per block (in memory, on no file system the block sees): nothing a block left
+        # running could write into the next one's output.
+        output_fd = os.memfd_create("block-output", os.MFD_CLOEXEC)
         read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
-            code = 0
-            try:
-                self.restore_fork_handlers()
-                os.close(read_end)
-                for fd in self.private_fds:  # the sample must not be able to talk to the runner
-                    os.close(fd)
-                os.write(write_end, _encode_result(*run_in_child(job, self.guard, self.workdir, output_fd)))
-            except BaseException:  # noqa: BLE001 - report and leave; the parent notices the missing result
-                code = 70
-            finally:
-                os._exit(code)
+        pid = self.namespaces.fork() if self.namespaces is not None else os.fork()
+        if pid == 0:
+            os.close(read_end)
+            self._child(job, write_end, output_fd)
         os.close(write_end)
         pidfd = os.pidfd_open(pid)
         try:
@@ -465,28 +448,37 @@ class BlockRunner:
         finally:
             os.close(pidfd)
         try:
-            os.killpg(pid, signal.SIGKILL)  # the child if it hangs, and anything it started
+            # The child if it hangs. In the sandbox, everything it started dies with it (it is the first
+            # process of its PID namespace); outside, its process group is what can be reached.
+            if self.namespaces is not None:
+                os.kill(pid, signal.SIGKILL)
+            else:
+                os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        os.waitpid(pid, 0)
-        raw = b""
-        while chunk := os.read(read_end, 65536):
-            raw += chunk
+        _, status, usage = os.wait4(pid, 0)
+        raw = _read_available(read_end)
         os.close(read_end)
+        printed = os.fstat(output_fd).st_size
         # At most OUTPUT_LIMIT characters, which is at most 4 bytes each in UTF-8.
         output = os.pread(output_fd, 4 * OUTPUT_LIMIT, 0).decode("utf-8", "replace")[:OUTPUT_LIMIT]
         os.close(output_fd)
-        os.unlink(self.output_path)
         self._clear_workdir()
         if not ready:
-            result = {"status": "failed", "message": f"timed out after {job['timeout']:g} s (killed)", "line": None}
+            result = {"status": "failed", "message": f"timed out after {job['timeout']:g} s (killed)", "line": None,
+                      "cap": ""}
         elif raw:
             try:
                 result = _decode_result(raw)
             except ValueError:  # a sample wrote to the result pipe itself
-                result = {"status": "failed", "message": "the block's result was garbled", "line": None}
+                result = {"status": "failed", "message": "the block's result was garbled", "line": None, "cap": ""}
         else:
-            result = {"status": "failed", "message": "the block's process died without a result", "line": None}
+            cpu = usage.ru_utime + usage.ru_stime
+            cap = "cpu" if cpu >= self.settings.cpu_seconds and os.WIFSIGNALED(status) else ""
+            result = {"status": "failed", "message": f"the block's process {_death(status)} without a result",
+                      "line": None, "cap": cap}
+        if printed >= self.settings.output:
+            result.update(status="failed", cap="output")
         return {"id": job["id"], **result, "output": output}
 
 
@@ -527,8 +519,7 @@ def hold_fork_handlers() -> Callable[[], None]:
 
 
 def prepare_children(workdir: str) -> None:
-    """What every child needs and the worker can set once: limits, temporary directory, standard streams."""
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+    """What every child needs and the worker can set once: temporary directory, standard streams."""
     tempfile.tempdir = workdir
     for stream in (sys.stdout, sys.stderr):
         # Line-buffered, so what a block prints and the traceback it ends with stay in order in its output.
@@ -542,42 +533,59 @@ def send_frame(stream: Any, message: dict[str, Any]) -> None:
     stream.flush()
 
 
+def _read_exactly(stream: Any, size: int) -> bytes:
+    """`size` bytes, fewer only at the end of the stream (an unbuffered stream may return fewer per read)."""
+    data = b""
+    while len(data) < size and (chunk := stream.read(size - len(data))):
+        data += chunk
+    return data
+
+
 def read_frame(stream: Any) -> dict[str, Any] | None:
     """The next message, or None at the end of the stream."""
-    header = stream.read(4)
+    header = _read_exactly(stream, 4)
     if len(header) < 4:
         return None
     size = int.from_bytes(header, "little")
-    data = stream.read(size)
+    data = _read_exactly(stream, size)
     return marshal.loads(data) if len(data) == size else None
 
 
-def prepare_sdk(stub: Any) -> NetworkGuard:
+def prepare_sdk(stub: Any, netguard: Any) -> Any:
     """What every worker sets up alike, before it forks any child: environment, network guard, alarm
     handler, the OpenAI redirect and in-process answers, and a warm SDK."""
     os.environ.clear()
     os.environ.update(child_environment(tempfile.gettempdir(), STUB_URL))  # each worker sets its dirs and URL
-    guard = NetworkGuard()
+    guard = netguard.NetworkGuard()
     guard.install()
     signal.signal(signal.SIGALRM, _time_is_up)
+    signal.signal(signal.SIGXCPU, _cpu_time_is_up)  # at a block's CPU time cap (set in its child)
     redirect_openai_clients()
     answer_sdk_in_process(stub)
     warm_up()
     return guard
 
 
-def serve(jobs_fd: int, results_fd: int, stub: Any, guard: NetworkGuard) -> None:
-    """Be one worker: a network namespace and stub of its own, then a child per job until the jobs end."""
+def serve(jobs_fd: int, results_fd: int, stub: Any, confine: Any, guard: Any,
+          settings: WorkerSettings) -> None:
+    """Be one worker: a stub of its own, then a child per job until the jobs end."""
     # The protocol stays on these private descriptors; a child's prints never reach the runner's pipe.
     jobs_in = os.fdopen(jobs_fd, "rb")
     results_out = os.fdopen(results_fd, "wb")
-    network = "namespace" if isolate_network() else "guard"
-    # Per-block directories are made and removed thousands of times: on tmpfs when there is one.
-    shm = "/dev/shm"
-    scratch = tempfile.mkdtemp(prefix="snippet-worker-", dir=shm if os.access(shm, os.W_OK) else None)
+    namespaces, scratch = None, ""
+    if settings.sandboxed:  # the sandbox's network namespace has nothing but loopback
+        namespaces, network = confine.BlockNamespaces(settings.memory), "sandbox"
+        refused = namespaces.trial()
+        if refused:
+            send_frame(results_out, {"ready": False, "refused": refused})
+            return
+    else:
+        network = "namespace" if confine.isolate_network() else "guard"
+        scratch = tempfile.mkdtemp(prefix="worker-", dir=settings.scratch)  # the runner removes its folder
     try:
         with stub.OpenAIStub() as server:  # started inside the namespace; stopped when the jobs end
-            runner = BlockRunner(scratch, guard, (jobs_in.fileno(), results_out.fileno(), *server.pipe_fds))
+            runner = BlockRunner(settings, guard, (jobs_in.fileno(), results_out.fileno(), *server.pipe_fds),
+                                 confine, namespaces, scratch)
             os.environ.update(HOME=runner.workdir, TMPDIR=runner.workdir)
             set_stub_url(server.base_url)
             prepare_children(runner.workdir)
@@ -588,14 +596,15 @@ def serve(jobs_fd: int, results_fd: int, stub: Any, guard: NetworkGuard) -> None
             while (job := read_frame(jobs_in)) is not None:
                 send_frame(results_out, runner.run(job))
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main() -> None:
-    """`worker.py STUB` is one worker talking on stdin/stdout. `worker.py STUB J,R [J,R …]`
+    """`worker.py SETTINGS` is one worker talking on stdin/stdout. `worker.py SETTINGS J,R [J,R …]`
     is a zygote: it warms the SDK up once, forks one worker per pair of descriptors (jobs in, results out)
-    and waits for them, so N workers cost one import of the SDK."""
-    stub_script = sys.argv[1]
+    and waits for them, so N workers cost one import of the SDK. SETTINGS is WorkerSettings as JSON."""
+    settings = WorkerSettings(**json.loads(sys.argv[1]))
     channels = [(int(jobs), int(results)) for jobs, results in (pair.split(",") for pair in sys.argv[2:])]
     standalone = not channels
     if standalone:
@@ -604,10 +613,11 @@ def main() -> None:
     os.dup2(null, 0)
     os.dup2(null, 1)
     os.close(null)
-    stub = load_stub(stub_script)
-    guard = prepare_sdk(stub)
+    confine = load_sibling("confine")
+    stub = load_sibling("stub")
+    guard = prepare_sdk(stub, load_sibling("netguard"))
     if standalone:
-        serve(*channels[0], stub, guard)
+        serve(*channels[0], stub, confine, guard, settings)
         return
     gc.collect()
     gc.freeze()  # the workers share the warm heap too: none of them walks (and so copies) it to collect
@@ -619,7 +629,7 @@ def main() -> None:
             try:
                 for fd in {fd for pair in channels for fd in pair} - {jobs_fd, results_fd}:
                     os.close(fd)
-                serve(jobs_fd, results_fd, stub, guard)
+                serve(jobs_fd, results_fd, stub, confine, guard, settings)
             except BaseException:  # noqa: BLE001 - the runner sees the worker's channel close
                 traceback.print_exc()
                 status = 1

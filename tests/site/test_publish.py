@@ -202,6 +202,45 @@ def test_a_broken_link_refuses_to_publish_and_force_overrides(project: Path, wor
     assert git(remote, "log", "-1", "--format=%s", "gh-pages").strip() == "Publish (source not in a git repository)"
 
 
+TAMPERED = "<script>tampered()</script>"
+
+
+def test_a_sample_cannot_reach_the_site_being_published(project: Path, workspace: Path):
+    # The snippet check runs while the built site waits in /tmp/publish-*/site to be pushed.
+    write_post(project, "tamper", 'title: "Tamper"\ndate: 2025-01-02T00:00:00+08:00\n', f"""```python
+import glob
+pages = glob.glob("/tmp/publish-*/site/**/*.html", recursive=True)
+for page in pages:
+    with open(page, "a") as html:
+        html.write({TAMPERED!r})
+print(len(pages), "pages found")
+```
+""")
+    remote = bare_repo(Path(tempfile.mkdtemp(dir=workspace)), "site.git")
+    result = publish(project, PublishOptions(remote=str(remote)), say=lambda line: None)
+    assert result.pushed
+    pages = [path for path in tree(remote) if path.endswith(".html")]
+    assert "blog/tamper/index.html" in pages
+    assert [path for path in pages if TAMPERED in show(remote, path)] == []
+
+
+def test_a_site_changed_while_it_is_checked_is_not_published(project: Path, workspace: Path,
+                                                               monkeypatch: pytest.MonkeyPatch):
+    import scripts.check
+
+    def tamper(context: scripts.check.StageContext):  # whatever might change the site during the checks
+        with open(context.site / "index.html", "a", encoding="utf-8") as html:
+            html.write(TAMPERED)
+        return scripts.check.STAGES[0].run(context)  # the lint report: passes
+
+    monkeypatch.setattr(scripts.check, "STAGES", (*scripts.check.STAGES, scripts.check.Stage("tamper", tamper)))
+    remote = bare_repo(Path(tempfile.mkdtemp(dir=workspace)), "site.git")
+    with pytest.raises(CheckFailed) as refused:
+        publish(project, PublishOptions(remote=str(remote)), say=lambda line: None)
+    assert str(refused.value) == "the built site changed while it was being checked: nothing was published"
+    assert remote_state(remote) == ("", "")
+
+
 def test_a_rejected_push_leaves_the_remote_as_it_was(source: Path, workspace: Path):
     remote = bare_repo(Path(tempfile.mkdtemp(dir=workspace)), "hooked.git")
     old_site = seed_branch(remote, workspace, {"index.html": "<p>old</p>\n"})

@@ -15,6 +15,7 @@ import pytest
 
 from scripts.errors import UsageError
 from scripts.snippets.check import check_snippets
+from scripts.snippets.limits import Limits
 from scripts.snippets.report import SnippetReport, SnippetResult
 from scripts.snippets.settings import load_settings
 from tests.conftest import ROOT
@@ -90,7 +91,7 @@ def checked() -> SnippetReport:
     project = Path(tempfile.mkdtemp(prefix="snippets-sessions-"))
     write_posts(project, POSTS)
     try:
-        yield check_snippets(project / "content", project_root=project, timeout=TEST_TIMEOUT, workers=2)
+        yield check_snippets(project / "content", project_root=project, limits=Limits(timeout=TEST_TIMEOUT), workers=2)
     finally:
         shutil.rmtree(project, ignore_errors=True)
 
@@ -182,7 +183,8 @@ def test_a_package_snippets_yaml_requires_is_a_failure_when_missing(tmp_path: Pa
     write_posts(tmp_path, {"needs-torch": POSTS["needs-torch"]})
     (tmp_path / "snippets.yaml").write_text("# must be installed wherever the check runs\nrequires: [openai, torch]\n",
                                             encoding="utf-8")
-    report = check_snippets(tmp_path / "content", project_root=tmp_path, timeout=TEST_TIMEOUT, workers=1)
+    report = check_snippets(tmp_path / "content", project_root=tmp_path, limits=Limits(timeout=TEST_TIMEOUT),
+                            workers=1)
     model, fragment, api = [r for r in report.results if r.language == "python"]
     assert not report.ok and (model.status, fragment.status, api.status) == ("failed", "not-run", "passed")
     assert model.message == "needs torch, which snippets.yaml requires, and it is not installed"
