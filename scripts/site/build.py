@@ -45,7 +45,8 @@ def build_site(
         hugo.build(hugo.BuildOptions(source=root, destination=into, base_url=base_url, drafts=drafts,
                                      future=future, clean_destination=clean))
         pages = count_html_files(into)
-        index = search_index.index_site(into) if search else None
+        # The earlier build's index is reused when the text it indexed has not changed.
+        index = search_index.index_site(into, previous=dest / search_index.BUNDLE_DIR) if search else None
         return SiteBuild(destination=dest, pages=pages, search=index)
 
     if not swap.output_swappable(dest):
@@ -53,7 +54,7 @@ def build_site(
     with swap.replacing(dest) as fresh:
         built = render(fresh, clean=False)
     if built.search is not None:
-        built = dataclasses.replace(built, search=dataclasses.replace(built.search, bundle=dest / search_index.BUNDLE_DIR))
+        built = dataclasses.replace(built, search=built.search.within(dest))
     return built
 
 

@@ -73,7 +73,8 @@ def test_indexing_twice_gives_identical_bytes(built_site: Path, tmp_path: Path):
     first, second = tmp_path / "a", tmp_path / "b"
     for copy in (first, second):
         shutil.copytree(built_site, copy)
-        index_site(copy)
+        shutil.rmtree(copy / "pagefind")  # or index_site would take the bundle there, as its text is the same
+        assert not index_site(copy).reused
     files = sorted(p.relative_to(first) for p in (first / "pagefind").rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(second) for p in (second / "pagefind").rglob("*") if p.is_file())
     for rel in files:
@@ -137,3 +138,47 @@ def test_a_large_site_is_indexed_in_bundles_that_together_hold_every_page_once(p
     for bundle in (site / "pagefind", *(site / "pagefind" / "parts").iterdir()):
         assert (bundle / "pagefind-entry.json").is_file() and (bundle / "pagefind.js").is_file()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".pagefind-stage-")] == [], "staging removed"
+
+
+def bundle_inodes(site: Path) -> dict[Path, int]:
+    """Every file of the site's search bundle and its inode: the same inode after a build means the file was
+    taken over from the earlier build, not written again by Pagefind."""
+    bundle = site / "pagefind"
+    return {p.relative_to(bundle): p.stat().st_ino for p in bundle.rglob("*") if p.is_file()}
+
+
+def test_a_rebuild_whose_indexed_text_is_unchanged_keeps_the_index(project: Path, tmp_path: Path):
+    site = tmp_path / "site"
+    first = build_site(project, destination=site)
+    before = bundle_inodes(site)
+    # Outside the indexed text: the stylesheet, linked from every page's head.
+    stylesheet = next((project / "assets").rglob("*.css"))
+    stylesheet.write_text(stylesheet.read_text(encoding="utf-8") + "\nbody { letter-spacing: 0; }\n",
+                          encoding="utf-8")
+    second = build_site(project, destination=site)
+    assert second.search.reused and not first.search.reused
+    assert bundle_inodes(site) == before, "Pagefind ran again although no indexed text changed"
+    assert second.search.pages_by_language == first.search.pages_by_language
+    pages = indexed_pages(site / "pagefind")
+    assert ANNOUNCEMENT["en"] in pages["en"] and ANNOUNCEMENT["zh-cn"] in pages["zh-cn"]
+
+
+@pytest.mark.parametrize("edit", ["english", "chinese", "new post"])
+def test_a_change_to_indexed_text_indexes_again(project: Path, tmp_path: Path, edit: str):
+    site = tmp_path / "site"
+    build_site(project, destination=site)
+    before = bundle_inodes(site)
+    post = project / "content" / "blog" / "qwen2.5-max"
+    if edit == "new post":
+        write_wombat_posts(project, 1)
+        word, language, url = "aardvark", "en", "/blog/wombat-0/"
+    else:
+        name, language, url = (("index.md", "en", ANNOUNCEMENT["en"]) if edit == "english"
+                               else ("index.zh.md", "zh-cn", ANNOUNCEMENT["zh-cn"]))
+        word = "Quokkapalooza"
+        (post / name).write_text((post / name).read_text(encoding="utf-8") + f"\n\n{word}\n", encoding="utf-8")
+    rebuilt = build_site(project, destination=site)
+    assert not rebuilt.search.reused
+    entry = Path("pagefind-entry.json")
+    assert bundle_inodes(site)[entry] != before[entry], "the earlier index was kept"
+    assert word in indexed_pages(site / "pagefind")[language][url]
