@@ -1,21 +1,20 @@
 """Full-text search: index a built site with Pagefind, whose files the search page loads from /pagefind/."""
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import importlib.util
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.errors import CheckFailed, UsageError
+from scripts.site.search_pages import lean_page, searchable_pages
 
 INSTALL_HINT = ("Pagefind not found: install it with `pip install -r requirements.txt` "
                 "(PyPI package `pagefind[extended]`), or set PAGEFIND=/path/to/pagefind_extended")
@@ -28,15 +27,10 @@ PARTS_FILE = "parts.json"  # pagefind/parts.json: {language key: [bundle URLs re
 # the index is split into bundles of this many or fewer (give or take one page a language), each
 # indexed by a Pagefind run of its own (about 1 GB each), which the search page merges.
 PAGES_PER_BUNDLE = 3000
-SEARCHABLE = b"data-pagefind-body"
-HTML_LANG = re.compile(rb"<html[^>]*?\slang=[\"']?([^\"'\s>]+)", re.IGNORECASE)
 # The digest of what Pagefind read, written last into the bundle: a later build whose pages give the same
 # digest takes this bundle instead of running Pagefind again. Bump INDEX_FORMAT when Pagefind is run differently.
 FINGERPRINT_FILE = "indexed-text.sha256"
-INDEX_FORMAT = b"qwen-blog pagefind 1"
-HTML_OPEN_TAG = re.compile(rb"<html[^>]*>", re.IGNORECASE)
-PAGEFIND_TAG = re.compile(rb"<[^<>]*data-pagefind[^<>]*>")  # data-pagefind-meta/-filter/-sort, anywhere
-SCRIPT = re.compile(rb"<script\b.*?</script>", re.IGNORECASE | re.DOTALL)  # never indexed
+INDEX_FORMAT = b"qwen-blog pagefind 2"
 
 
 @dataclass(frozen=True)
@@ -54,14 +48,6 @@ class SearchIndex:
     def within(self, site_dir: Path) -> SearchIndex:
         """The same index once its site has moved to `site_dir`."""
         return dataclasses.replace(self, bundle=site_dir / BUNDLE_DIR)
-
-
-@dataclass(frozen=True)
-class SearchablePages:
-    """What Pagefind will read from a site: its pages marked `data-pagefind-body`, and a digest of them."""
-
-    by_language: dict[str, list[Path]]  # language key -> site-relative paths, in path order
-    fingerprint: str
 
 
 def pagefind_binary() -> Path:
@@ -96,6 +82,7 @@ def index_site(site_dir: Path, *, pages_per_bundle: int = PAGES_PER_BUNDLE,
     each load only their own language's index. A site with more than `pages_per_bundle` such pages gets
     further bundles in pagefind/parts/N/, listed per language in pagefind/parts.json for the search page
     to merge: each language's pages are dealt out in turn, so every bundle holds a like share of them.
+    Pagefind is given only the marked pages, cut to what it reads (see search_pages.lean_page).
 
     If `previous` (default: the bundle already in the site) was built from the same indexed text, it is
     taken as it is (hard-linked where it lies elsewhere) and Pagefind does not run.
@@ -104,7 +91,9 @@ def index_site(site_dir: Path, *, pages_per_bundle: int = PAGES_PER_BUNDLE,
         raise UsageError(f"{site_dir}: no built site to index (run `invoke build` first)")
     bundle = site_dir / BUNDLE_DIR
     previous = bundle if previous is None else previous
-    searchable = searchable_pages(site_dir, pages_per_bundle)
+    binary = pagefind_binary().stat()
+    salt = INDEX_FORMAT + f" {pagefind_binary()} {binary.st_size} {binary.st_mtime_ns} {pages_per_bundle}".encode()
+    searchable = searchable_pages(site_dir, salt=salt, skip_dir=BUNDLE_DIR)
     if _fingerprint(previous) == searchable.fingerprint:
         try:
             if previous != bundle:
@@ -114,59 +103,15 @@ def index_site(site_dir: Path, *, pages_per_bundle: int = PAGES_PER_BUNDLE,
             pass  # an earlier bundle that cannot be read or copied is rebuilt, not trusted
     if bundle.exists():
         shutil.rmtree(bundle)  # a stale language or fragment from an earlier run must not survive
-    total = sum(len(paths) for paths in searchable.by_language.values())
-    groups = _deal_into_bundles(searchable.by_language, pages_per_bundle) if total > pages_per_bundle else []
-    if len(groups) <= 1:
-        _run_pagefind(site_dir, bundle)
+    if not searchable.by_language:
+        _run_pagefind(site_dir, bundle)  # no page is marked: Pagefind indexes every page, as it is
     else:
-        for number, group in enumerate(groups):
+        for number, group in enumerate(_deal_into_bundles(searchable.by_language, pages_per_bundle)):
             with _staged_pages(site_dir, group) as staged:
                 _run_pagefind(staged, bundle if number == 0 else bundle / PARTS_DIR / str(number))
     index = _read_index(bundle, write_parts=True)
     (bundle / FINGERPRINT_FILE).write_text(searchable.fingerprint + "\n", encoding="ascii")
     return index
-
-
-def searchable_pages(site_dir: Path, pages_per_bundle: int = PAGES_PER_BUNDLE) -> SearchablePages:
-    """Read every HTML page once: which ones Pagefind indexes, by language, and a digest of everything of
-    theirs it reads (their paths, `<html lang>`, data-pagefind attributes, and the text from the marked
-    element on, scripts left out), the Pagefind binary and how it is run. A change to the head of a page
-    (a new stylesheet) leaves the digest as it was; a change to the text of any indexed page does not."""
-    binary = pagefind_binary()
-    stat = binary.stat()
-    digest = hashlib.sha256(INDEX_FORMAT)
-    digest.update(f"{binary} {stat.st_size} {stat.st_mtime_ns} {pages_per_bundle}".encode())
-    by_language: dict[str, list[Path]] = {}
-    unmarked: list[tuple[Path, bytes]] = []  # Pagefind indexes every page when none is marked
-    for rel in _html_files(site_dir):
-        html = (site_dir / rel).read_bytes()
-        start = html.find(SEARCHABLE)
-        if start < 0:
-            if not by_language:
-                unmarked.append((rel, html))
-            continue
-        lang = HTML_LANG.search(html[:4096])
-        by_language.setdefault(lang.group(1).decode().lower() if lang else "", []).append(rel)
-        opening = HTML_OPEN_TAG.search(html)
-        for part in (str(rel).encode(), opening.group(0) if opening else b"",
-                     *PAGEFIND_TAG.findall(html, 0, start), SCRIPT.sub(b"", html[start:])):
-            digest.update(len(part).to_bytes(8, "little") + part)
-    if not by_language:
-        for rel, html in unmarked:
-            digest.update(str(rel).encode() + b"\0" + html)
-    return SearchablePages(by_language=by_language, fingerprint=digest.hexdigest())
-
-
-def _html_files(site_dir: Path) -> list[Path]:
-    """Site-relative paths of the HTML pages, sorted, leaving out a search bundle already there (os.walk:
-    a fifth of Path.rglob's time on a large site)."""
-    found = []
-    for directory, subdirs, names in os.walk(site_dir):
-        if directory == str(site_dir):
-            subdirs[:] = [name for name in subdirs if name != BUNDLE_DIR]
-        rel = Path(directory).relative_to(site_dir)
-        found += [rel / name for name in names if name.endswith(".html")]
-    return sorted(found)
 
 
 def _run_pagefind(site_dir: Path, output: Path) -> None:
@@ -229,16 +174,13 @@ def _deal_into_bundles(by_language: dict[str, list[Path]], pages_per_bundle: int
 
 @contextmanager
 def _staged_pages(site_dir: Path, pages: list[Path]) -> Iterator[Path]:
-    """A temporary directory beside the site holding just `pages` (hard links where the file system
-    allows), at their paths in the site, so that Pagefind indexes them under their own URLs."""
+    """A temporary directory beside the site holding `pages` as lean pages (see search_pages.lean_page) at
+    their paths in the site, so that Pagefind reads only them, and indexes them under their own URLs."""
     stage = Path(tempfile.mkdtemp(prefix=".pagefind-stage-", dir=site_dir.parent))
     try:
         for rel in pages:
             (stage / rel).parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(site_dir / rel, stage / rel)
-            except OSError:
-                shutil.copy2(site_dir / rel, stage / rel)
+            (stage / rel).write_bytes(lean_page((site_dir / rel).read_bytes()))
         yield stage
     finally:
         shutil.rmtree(stage, ignore_errors=True)
