@@ -3,8 +3,9 @@ theme most Hugo blogs use) instead of our layouts. The project does not ship the
 --reference-theme PATH` points at a checkout.
 
 The reference project holds a copy of the content and static files, our hugo.yaml, and reference.yaml on top
-of it (Hugo merges `--config hugo.yaml,reference.yaml`, the later file winning): the theme, and the home
-page's JSON output, the search index such themes build with Hugo. A shortcode our content uses that neither
+of it (Hugo merges `--config hugo.yaml,reference.yaml`, the later file winning): the theme, the home
+page's JSON output (the search index such themes build with Hugo), and PaperMod's switches for the parts
+of a post our layouts draw, so that both render a like page. A shortcode our content uses that neither
 the theme nor Hugo has gets a stand-in: it prints the inner content of one that is closed, nothing otherwise
 (Hugo insists that a shortcode whose template reads .Inner is closed, and that one whose template does not
 is not).
@@ -24,6 +25,16 @@ theme: {theme}
 themesDir: {themes_dir}
 outputs:
   home: [html, rss, json]
+# What our layouts draw on a post, under the names PaperMod reads: without them the reference would
+# leave out reading time, word count, table of contents, breadcrumbs, copy buttons, post links, sharing.
+params:
+  ShowReadingTime: true
+  ShowWordCount: true
+  ShowToc: true
+  ShowBreadCrumbs: true
+  ShowCodeCopyButtons: true
+  ShowPostNavLinks: true
+  ShowShareButtons: true
 """
 STANDIN = "{{- /* Stand-in: the reference theme has no such shortcode. */ -}}\n"
 STANDIN_INNER = STANDIN + "{{- .Inner -}}\n"
