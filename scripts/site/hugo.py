@@ -97,8 +97,8 @@ def hugo_environment() -> dict[str, str]:
     need a post's rendered content after its own page (see _partials/reading-stats.html; the exception is a
     post without a `description`, whose summary lists show). GOMEMLIMIT, a soft limit for Go's collector,
     keeps the heap under 1.7 GiB (1.76 GB peak at 10,000 posts). A site of 1,000 posts reaches neither, so
-    there Hugo runs as bare `hugo` does. Go's GOGC is left at its default: 200 saved about a tenth of the
-    CPU but held a third more memory than bare Hugo, which `invoke build` must not.
+    there Hugo runs as bare `hugo` does. Go's GOGC is left at its default: a higher one saves CPU but holds
+    more memory than bare Hugo, which `invoke build` must not (docs/performance.md has the figures).
     """
     env = dict(os.environ)
     env.setdefault("HUGO_MEMORYLIMIT", HUGO_MEMORY_LIMIT_GB)

@@ -55,7 +55,7 @@ def searchable_pages(site_dir: Path, *, salt: bytes, skip_dir: str) -> Searchabl
 
 def lean_page(html: bytes) -> bytes:
     """A marked page cut to what Pagefind reads from it, which Pagefind indexes byte for byte alike and in
-    about 15% less CPU: its `<html>` tag, then the document from the marked element on, without scripts,
+    less CPU: its `<html>` tag, then the document from the marked element on, without scripts,
     and with <span> tags (syntax highlighting's thousands) unwrapped. A page with data-pagefind attributes
     before the marked element is given whole; one with them on a span keeps its spans."""
     marked = MARKED.search(html)
