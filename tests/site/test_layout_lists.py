@@ -3,19 +3,13 @@ which Hugo's server keeps across rebuilds. Served live, a list must still show e
 to the post itself, to a template, to a UI string."""
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from tests.conftest import ROOT, copy_project, write_wombat_posts
+from tests.conftest import copy_project, served_project, write_wombat_posts
 
 
 def entries(html: str) -> dict[str, str]:
@@ -44,29 +38,8 @@ def served(tmp_path: Path):
     """A copy of the project with six more posts, served as `invoke serve` serves it; yields (root, get)."""
     root = copy_project(tmp_path / "project")
     write_wombat_posts(root, 6)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    serve = (f"from pathlib import Path; from scripts.site.serve import serve_site; "
-             f"serve_site(Path({str(root)!r}), port={port})")
-    server = subprocess.Popen([sys.executable, "-c", serve], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
-
-    def get(path: str) -> str | None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-                return response.read().decode("utf-8")
-        except OSError:
-            return None
-
-    try:
+    with served_project(root) as get:
         yield root, get
-    finally:
-        try:
-            os.killpg(server.pid, signal.SIGTERM)  # the Python process and its Hugo
-        except ProcessLookupError:
-            pass
-        server.wait(timeout=30)
 
 
 def wait_for(get, path: str, predicate, what: str) -> dict[str, str]:
