@@ -266,21 +266,26 @@ def check(c, strict=False):
         "runs": "Runs of each step; the table shows the median (default 3)",
         "output": "Where to write the results as JSON (default bench-results/bench-<posts>.json)",
         "seed": "Seed of the generated content (default 0); the same seed writes the same site",
-        "only": "Comma-separated steps to run: hugo, build_hugo, pagefind, build, lint, check_links, "
-                "linkchecker, snippets, check (default: all)",
+        "only": "Comma-separated steps to run: hugo, build_hugo, pagefind, build, rebuild, serve, lint, "
+                "check_links, linkchecker, snippets, check; with --reference-theme also reference, "
+                "reference_serve (default: all)",
         "baseline": "An earlier bench JSON (e.g. at 1000 posts) to show how time scales against",
-        "keep": "Keep the generated project copy and print where it is",
+        "keep": "Keep the generated project and print where it is",
+        "reference_theme": "A Hugo theme checkout (e.g. PaperMod) to build and serve the same content with, "
+                           "as reference rows",
     }
 )
 @user_errors
-def bench(c, posts=1000, runs=3, output=None, seed=0, only=None, baseline=None, keep=False):
-    """Time build, lint, link and snippet checks on a generated N-post site, against bare Hugo and LinkChecker."""
+def bench(c, posts=1000, runs=3, output=None, seed=0, only=None, baseline=None, keep=False, reference_theme=None):
+    """Time build, serve, lint, link and snippet checks on a generated N-post site, against bare Hugo,
+    LinkChecker and (with --reference-theme) a reference theme."""
     from scripts.perf.bench import load_baseline, run_bench, write_json
 
     posts, runs, seed = _number("--posts", posts, int), _number("--runs", runs, int), _number("--seed", seed, int)
     steps = {name.strip() for name in only.split(",") if name.strip()} if only else None
     earlier = load_baseline(Path(baseline)) if baseline else None
     result = run_bench(ROOT, posts=posts, runs=runs, seed=seed, only=steps, baseline=earlier, keep=keep,
+                       reference_theme=Path(reference_theme).expanduser() if reference_theme else None,
                        progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(result.render())
     path = Path(output) if output else ROOT / "bench-results" / f"bench-{posts}.json"

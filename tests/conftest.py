@@ -1,7 +1,15 @@
 """Shared fixtures: a copy of the project to build or modify, and the real site built by real Hugo."""
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,3 +72,32 @@ def write_wombat_posts(project: Path, count: int) -> None:
                 ("index.zh.md", f"袋熊笔记 {n}", f"袋熊在夜里挖洞。它自己的词：{own}。")):
             (bundle / name).write_text(f'---\ntitle: "{title}"\ndate: 2024-03-{n + 1:02d}T10:00:00+08:00\n'
                                        f'description: "{title}"\n---\n\n{body}\n', encoding="utf-8")
+
+
+@contextmanager
+def served_project(root: Path) -> Iterator[Callable[[str], str | None]]:
+    """`root` served as `invoke serve` serves it, on a free port; yields a GET of a site path, which gives
+    the body, or None while the server cannot answer."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    serve = (f"from pathlib import Path; from scripts.site.serve import serve_site; "
+             f"serve_site(Path({str(root)!r}), port={port})")
+    server = subprocess.Popen([sys.executable, "-c", serve], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def get(path: str) -> str | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+                return response.read().decode("utf-8")
+        except OSError:
+            return None
+
+    try:
+        yield get
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGTERM)  # the Python process and its Hugo
+        except ProcessLookupError:
+            pass
+        server.wait(timeout=30)

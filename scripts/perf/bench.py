@@ -1,376 +1,63 @@
-"""`invoke bench`: the tooling timed at blog scale, as whole processes, against bare Hugo and LinkChecker.
+"""`invoke bench`: the tooling timed at blog scale, as whole processes, against bare Hugo, LinkChecker and,
+given a checkout, a reference theme.
 
 A generated N-post bilingual site (scripts/perf/corpus.py) is written into a temporary copy of the project;
 each step runs there as a user would run it (`python -m invoke …`), `runs` times, interleaved so that a
 burst of load on a shared machine hits every step alike. Reported per step: the median wall time, the
-median CPU time (user + system of the whole process tree), and the peak memory of the process tree.
-
-Peak memory: this process makes itself the "child subreaper" (prctl), so every descendant — even one
-whose parent exits first — stays in its tree; a sampler thread sums the RSS of all live descendants every
-10 ms, and the result is at least the kernel's ru_maxrss of the largest single process (wait4), which
-catches a peak between two samples. Summed RSS counts pages shared between processes more than once, so
-the figure errs high, never low.
+median CPU time (user + system of the whole process tree), and the peak memory of the process tree (see
+scripts/perf/measure.py). The live-reload server is timed from its start until it serves the site, and per
+edit of one post until the post's page shows it (see scripts/perf/serve_probe.py). With a theme checkout
+(PaperMod), the same content is also built and served with that theme (see scripts/perf/reference.py).
 """
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import json
 import os
 import platform
 import shutil
-import statistics
-import subprocess
+import socket
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from scripts.errors import UsageError
+from scripts.perf.measure import become_subreaper, measure
+from scripts.perf.results import BenchResult, Step, StepResult
 
-PR_SET_CHILD_SUBREAPER = 36
-SAMPLE_INTERVAL = 0.01
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-MB = 1024 * 1024
-STEP_TIMEOUT = 3600.0
 LINKCHECKER_TIMEOUT = 1200.0  # its anchor-checking crawl of 2,000 pages takes many minutes
-ORPHAN_GRACE = 5.0
-MEMORY_BUDGET_MB = 2048
-SCALING_SLACK = 1.1  # N×10 posts may cost at most 11× the time
-BUDGET_POSTS = 1000  # the issue's time budgets are set for N = 1,000
 INDEX_SITE = "from pathlib import Path; from scripts.site.search import index_site; index_site(Path('site'))"
+EDITS_PER_RUN = 5
+REFERENCE_DIR = "reference"  # beside the generated project
 
 
-@dataclass(frozen=True)
-class Step:
-    name: str  # key in the JSON
-    label: str  # the command as the table shows it
-    argv: tuple[str, ...]
-    remove_site: bool = False  # start from no site/ (a build step); otherwise site/ must exist
-    budget_seconds: float | None = None  # at N = BUDGET_POSTS
-    compare_to: str | None = None  # the step this one's time is shown as a ratio of
-    ratio_budget: float | None = None  # this step's time / compare_to's time must not exceed it
-    # A slow reference (LinkChecker's crawl takes minutes) runs once, and is stopped after `timeout`
-    # seconds: the table then shows its time as a lower bound.
-    single_run: bool = False
-    timeout: float = STEP_TIMEOUT
-    # Someone else's tool, timed for comparison (bare Hugo, LinkChecker): the budgets are ours, not its.
-    reference: bool = False
-
-
-@dataclass
-class Sample:
-    seconds: float
-    cpu_seconds: float
-    peak_rss_mb: float
-    exit_code: int
-    output_tail: str = ""
-    leftover_processes: int = 0  # still running ORPHAN_GRACE s after the step ended, then killed
-    timed_out: bool = False  # stopped at the step's timeout: `seconds` is a lower bound
-
-
-@dataclass
-class StepResult:
-    name: str
-    label: str
-    samples: list[Sample] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.samples) and all(s.exit_code == 0 for s in self.samples)
-
-    @property
-    def timed_out(self) -> bool:
-        return any(s.timed_out for s in self.samples)
-
-    @property
-    def median_seconds(self) -> float:
-        return statistics.median(s.seconds for s in self.samples)
-
-    @property
-    def median_cpu_seconds(self) -> float:
-        return statistics.median(s.cpu_seconds for s in self.samples)
-
-    @property
-    def peak_rss_mb(self) -> float:
-        return max(s.peak_rss_mb for s in self.samples)
-
-
-@dataclass(frozen=True)
-class Check:
-    """One budget line: what was measured against what limit."""
-
-    name: str
-    value: float
-    limit: float
-    unit: str  # "s", "x", "MB"
-
-    @property
-    def ok(self) -> bool:
-        return self.value <= self.limit
-
-
-@dataclass
-class BenchResult:
-    posts: int
-    seed: int
-    runs: int
-    started: str  # ISO date-time, UTC
-    machine: dict
-    generate_seconds: float
-    html_pages: int
-    steps: dict[str, StepResult]
-    step_defs: dict[str, Step]
-    baseline: dict | None = None  # an earlier run's JSON, for the scaling ratios
-
-    def ratio(self, name: str) -> float | None:
-        step = self.step_defs[name]
-        if step.compare_to is None or step.compare_to not in self.steps or name not in self.steps:
-            return None
-        reference = self.steps[step.compare_to]
-        if not (self.steps[name].ok and reference.ok):
-            return None
-        return self.steps[name].median_seconds / reference.median_seconds
-
-    def scaling(self, name: str) -> float | None:
-        """This run's median time over the baseline's, for the same step."""
-        if not self.baseline or name not in self.steps or not self.steps[name].ok:
-            return None
-        earlier = self.baseline.get("steps", {}).get(name)
-        if not earlier or not earlier.get("ok") or not earlier.get("median_seconds"):
-            return None
-        return self.steps[name].median_seconds / earlier["median_seconds"]
-
-    def checks(self) -> list[Check]:
-        out: list[Check] = []
-        for name, result in self.steps.items():
-            step = self.step_defs[name]
-            if not result.ok or step.reference:
-                continue
-            if step.ratio_budget is not None and (ratio := self.ratio(name)) is not None:
-                out.append(Check(f"{name} / {step.compare_to}", ratio, step.ratio_budget, "x"))
-            if step.budget_seconds is not None and self.posts == BUDGET_POSTS:
-                out.append(Check(f"{name} time", result.median_seconds, step.budget_seconds, "s"))
-            out.append(Check(f"{name} peak memory", result.peak_rss_mb, MEMORY_BUDGET_MB, "MB"))
-            if (scale := self.scaling(name)) is not None:
-                factor = self.posts / self.baseline["posts"]
-                out.append(Check(f"{name} time vs {self.baseline['posts']} posts", scale,
-                                 round(SCALING_SLACK * factor, 2), "x"))
-        return out
-
-    def to_json(self) -> dict:
-        steps = {}
-        for name, result in self.steps.items():
-            steps[name] = {
-                "command": self.step_defs[name].label,
-                "ok": result.ok,
-                "timed_out": result.timed_out,
-                "median_seconds": round(result.median_seconds, 3) if result.samples else None,
-                "median_cpu_seconds": round(result.median_cpu_seconds, 3) if result.samples else None,
-                "peak_rss_mb": round(result.peak_rss_mb, 1) if result.samples else None,
-                "ratio": _round(self.ratio(name)),
-                "ratio_to": self.step_defs[name].compare_to,
-                "scaling_vs_baseline": _round(self.scaling(name)),
-                "samples": [asdict(s) for s in result.samples],
-            }
-        return {
-            "posts": self.posts, "seed": self.seed, "runs": self.runs, "started": self.started,
-            "machine": self.machine, "generate_seconds": round(self.generate_seconds, 3),
-            "html_pages": self.html_pages, "steps": steps,
-            "baseline_posts": self.baseline["posts"] if self.baseline else None,
-            "budgets": [asdict(c) | {"ok": c.ok} for c in self.checks()],
-        }
-
-    def render(self) -> str:
-        load = self.machine.get("loadavg_start", [0])[0]
-        head = (f"invoke bench: {self.posts:,} posts ({self.html_pages:,} HTML pages), seed {self.seed}, "
-                f"median of {self.runs} run{'s' if self.runs != 1 else ''}; {self.started[:16]} UTC, "
-                f"{self.machine.get('cpus')} CPUs, load average {load:.1f} at start")
-        scale_col = f"vs {self.baseline['posts']:,}" if self.baseline else None
-        rows = [["step", "wall s", "cpu s", "peak MB", "ratio"] + ([scale_col] if scale_col else [])]
-        for name, result in self.steps.items():
-            step = self.step_defs[name]
-            label = f"{step.label}, 1 run" if step.single_run and self.runs > 1 else step.label
-            if result.timed_out or not result.ok:
-                codes = ",".join(map(str, sorted({s.exit_code for s in result.samples})))
-                outcome = (f"> {max(s.seconds for s in result.samples):.0f} (stopped)" if result.timed_out
-                           else f"FAILED (exit {codes})")
-                rows.append([label, outcome, "", "", ""] + ([""] if scale_col else []))
-                continue
-            ratio = self.ratio(name)
-            ratio_text = f"{ratio:.2f}x {step.compare_to}" if ratio is not None else ""
-            row = [label, f"{result.median_seconds:.2f}", f"{result.median_cpu_seconds:.2f}",
-                   f"{result.peak_rss_mb:.0f}", ratio_text]
-            if scale_col:
-                scale = self.scaling(name)
-                row.append(f"{scale:.2f}x" if scale is not None else "")
-            rows.append(row)
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = [head, ""]
-        for r in rows:
-            lines.append("  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]).rstrip())
-        checks = self.checks()
-        if checks:
-            lines += ["", "budgets:"]
-            for c in checks:
-                value = f"{c.value:.2f}{c.unit}" if c.unit != "MB" else f"{c.value:.0f} MB"
-                limit = f"{c.limit:g}{c.unit}" if c.unit != "MB" else f"{c.limit:g} MB"
-                lines.append(f"  {'ok  ' if c.ok else 'OVER'}  {c.name}: {value} (limit {limit})")
-        for name, result in self.steps.items():
-            if not result.ok and not result.timed_out:
-                tail = next((s.output_tail for s in result.samples if s.exit_code), "")
-                lines += ["", f"{self.step_defs[name].label} failed; the end of its output:", tail]
-        return "\n".join(lines)
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
-
-
-# --- measuring one process tree ---------------------------------------------------------------------------
-
-
-def become_subreaper() -> bool:
-    """Orphaned descendants are re-parented to us instead of init, so the sampler still sees them."""
-    if not sys.platform.startswith("linux"):
-        return False
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-
-
-def _children(pid: int) -> list[int]:
-    kids: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return kids
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                kids += [int(k) for k in f.read().split()]
-        except OSError:
-            pass
-    return kids
-
-
-def descendants(pid: int) -> list[int]:
-    found, todo = [], _children(pid)
-    while todo:
-        child = todo.pop()
-        found.append(child)
-        todo += _children(child)
-    return found
-
-
-def _rss_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * PAGE_SIZE
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-class _TreeSampler(threading.Thread):
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.peak = 0
-        self._done = threading.Event()
-        self._me = os.getpid()
-
-    def run(self) -> None:
-        while not self._done.is_set():
-            total = sum(_rss_bytes(pid) for pid in descendants(self._me))
-            self.peak = max(self.peak, total)
-            self._done.wait(SAMPLE_INTERVAL)
-
-    def stop(self) -> int:
-        self._done.set()
-        self.join()
-        return self.peak
-
-
-def measure(argv: list[str] | tuple[str, ...], *, cwd: Path, timeout: float = STEP_TIMEOUT) -> Sample:
-    """Run one command to completion; its wall time, CPU time and the peak RSS of its whole process tree."""
-    with tempfile.TemporaryFile() as output:
-        sampler = _TreeSampler()
-        sampler.start()
-        started = time.perf_counter()
-        proc = subprocess.Popen(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=output,
-                                stderr=subprocess.STDOUT)
-        deadline = started + timeout
-        status, timed_out = None, False
-        while status is None:  # wait4 (not Popen.wait) for the child's own rusage
-            pid, raw_status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                status = raw_status
-                break
-            if time.perf_counter() > deadline and not timed_out:
-                timed_out = True
-                _kill([proc.pid, *descendants(proc.pid)])  # LinkChecker and the server it crawls
-            time.sleep(0.005)
-        seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        # Work a step left behind in the background still counts towards its memory and CPU.
-        leftover, orphans_cpu = _finish_orphans(ORPHAN_GRACE)
-        tree_peak = sampler.stop()
-        cpu = usage.ru_utime + usage.ru_stime + orphans_cpu
-        peak = max(tree_peak, usage.ru_maxrss * 1024)
-        output.seek(0)
-        tail = output.read()[-4000:].decode("utf-8", "replace")
-    return Sample(seconds=round(seconds, 4), cpu_seconds=round(cpu, 3), peak_rss_mb=round(peak / MB, 1),
-                  exit_code=proc.returncode, output_tail=tail if proc.returncode else "",
-                  leftover_processes=leftover, timed_out=timed_out)
-
-
-def _kill(pids: list[int]) -> int:
-    """SIGKILL each process still there; returns how many were."""
-    killed = 0
-    for pid in pids:
-        try:
-            os.kill(pid, 9)
-            killed += 1
-        except ProcessLookupError:
-            pass
-    return killed
-
-
-def _finish_orphans(grace: float) -> tuple[int, float]:
-    """Wait up to `grace` seconds for descendants that outlived the step (re-parented to us), then kill the
-    rest; reap them all. Returns how many had to be killed and the CPU time of those reaped."""
-    cpu, deadline, killed = 0.0, time.perf_counter() + grace, 0
-    while True:
-        try:
-            pid, _, usage = os.wait4(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid:
-            cpu += usage.ru_utime + usage.ru_stime
-            continue
-        alive = descendants(os.getpid())
-        if time.perf_counter() > deadline and alive:
-            killed += _kill(alive)
-            deadline = float("inf")
-        time.sleep(0.01)
-    return killed, cpu
-
-
-# --- the benchmark ------------------------------------------------------------------------------------------
-
-
-def bench_steps(*, only: set[str] | None = None) -> list[Step]:
+def bench_steps(*, only: set[str] | None = None, reference_theme: Path | None = None,
+                port: int = 1313) -> list[Step]:
+    """The steps, in the order they run; the reference theme's only with a theme checkout."""
+    from scripts.perf.reference import CONFIG_FILES
     from scripts.site.hugo import hugo_binary
+    from scripts.site.serve import serve_command
 
     invoke = (sys.executable, "-m", "invoke")
+    theme = reference_theme.name if reference_theme else None
+    reference_build = "reference" if theme else None
+    edits = f"median of {EDITS_PER_RUN} edits"
     steps = [
         Step("hugo", "hugo --minify (bare)", (str(hugo_binary()), "--minify"), remove_site=True, reference=True),
         Step("build_hugo", "invoke build --no-search", (*invoke, "build", "--no-search"), remove_site=True,
-             compare_to="hugo", ratio_budget=1.2),
+             compare_to="hugo", ratio_budget=1.05, memory_ratio_budget=1.05),
         # As `invoke build` runs it: in bundles of about PAGES_PER_BUNDLE pages on a large site.
         Step("pagefind", "Pagefind index (alone)", (sys.executable, "-c", INDEX_SITE)),
-        Step("build", "invoke build (Hugo + Pagefind)", (*invoke, "build"), remove_site=True, compare_to="hugo"),
+        Step("build", "invoke build (Hugo + Pagefind)", (*invoke, "build"), remove_site=True,
+             compare_to=reference_build or "hugo", ratio_budget=0.7 if theme else None),
+        Step("rebuild", "invoke build again, no text changed", (*invoke, "build"), needs_index=True,
+             compare_to="build"),
+        Step("serve", "invoke serve: ready", (*invoke, "serve", "--port", str(port)), budget_seconds=10.0,
+             edit_row="serve_edit", compare_to="reference_serve" if theme else None),
+        Step("serve_edit", f"invoke serve: edit to visible ({edits})", (), budget_seconds=0.3,
+             compare_to="reference_serve_edit" if theme else None),
         Step("lint", "invoke lint", (*invoke, "lint"), budget_seconds=2.0),
         Step("check_links", "invoke check-links --no-build", (*invoke, "check-links", "--no-build"),
              budget_seconds=3.0),
@@ -379,26 +66,47 @@ def bench_steps(*, only: set[str] | None = None) -> list[Step]:
         Step("snippets", "invoke check-snippets", (*invoke, "check-snippets"), budget_seconds=20.0),
         Step("check", "invoke check", (*invoke, "check"), remove_site=True, budget_seconds=30.0),
     ]
+    if theme:
+        steps += [
+            Step("reference", f"{theme}: hugo --minify, JSON index (reference)",
+                 (str(hugo_binary()), "--minify", "--config", CONFIG_FILES), remove_site=True,
+                 project=REFERENCE_DIR, reference=True),
+            Step("reference_serve", f"{theme}: hugo server: ready (reference)",
+                 (*serve_command(Path("."), port=port), "--config", CONFIG_FILES), project=REFERENCE_DIR,
+                 edit_row="reference_serve_edit", reference=True),
+            Step("reference_serve_edit", f"{theme}: hugo server: edit to visible ({edits})", (),
+                 project=REFERENCE_DIR, reference=True),
+        ]
+    names = {s.name for s in steps}
     if only:
-        unknown = only - {s.name for s in steps}
+        unknown = only - names
+        if unknown & {"reference", "reference_serve"}:
+            raise UsageError("--only: the reference steps need --reference-theme PATH (a theme checkout)")
         if unknown:
             raise UsageError(f"--only: unknown step(s) {', '.join(sorted(unknown))}; "
-                             f"choose from {', '.join(s.name for s in steps)}")
-        steps = [s for s in steps if s.name in only]
+                             f"choose from {', '.join(s.name for s in steps if s.argv)}")
+        # A server's edit row comes with it.
+        wanted = only | {s.edit_row for s in steps if s.name in only and s.edit_row}
+        steps = [s for s in steps if s.name in wanted]
     return steps
 
 
 def run_bench(root: Path, *, posts: int = 1000, runs: int = 3, seed: int = 0, only: set[str] | None = None,
               baseline: dict | None = None, workdir: Path | None = None, keep: bool = False,
-              progress: Callable[[str], None] | None = None) -> BenchResult:
+              reference_theme: Path | None = None, progress: Callable[[str], None] | None = None) -> BenchResult:
     """Generate the corpus in a temporary project copy, run every step `runs` times, and return the timings."""
     from scripts.perf.corpus import make_bench_project
-    from scripts.site.build import count_html_files
+    from scripts.perf.reference import make_reference_project
+    from scripts.perf.serve_probe import EditTarget, probe_server
 
     if posts < 2:
         raise UsageError(f"--posts must be at least 2, got {posts}")
     if runs < 1:
         raise UsageError(f"--runs must be at least 1, got {runs}")
+    if reference_theme is not None and not (reference_theme / "layouts").is_dir():
+        raise UsageError(f"--reference-theme {reference_theme}: not a Hugo theme checkout (no layouts/ in it)")
+    port = _free_port()
+    steps = bench_steps(only=only, reference_theme=reference_theme, port=port)
     say = progress or (lambda _msg: None)
     become_subreaper()
     parent = Path(tempfile.mkdtemp(prefix="qwen-bench-", dir=workdir))
@@ -409,32 +117,40 @@ def run_bench(root: Path, *, posts: int = 1000, runs: int = 3, seed: int = 0, on
         machine = {"cpus": os.cpu_count(), "loadavg_start": [round(x, 2) for x in os.getloadavg()],
                    "platform": platform.platform(), "python": platform.python_version()}
         t0 = time.perf_counter()
-        make_bench_project(root, project, posts=posts, seed=seed)
+        corpus = make_bench_project(root, project, posts=posts, seed=seed)
+        if any(s.project == REFERENCE_DIR for s in steps):
+            make_reference_project(project, reference_theme, parent / REFERENCE_DIR)
         generate_seconds = time.perf_counter() - t0
         say(f"generated {posts} posts in {generate_seconds:.1f}s at {project}")
-        steps = bench_steps(only=only)
-        bare_hugo = bench_steps(only={"hugo"})[0].argv
-        # Untimed: fill Hugo's image cache (resources/_gen) and leave a built site for the steps that read it.
-        warm = measure(bare_hugo, cwd=project)
-        if warm.exit_code:
-            raise UsageError(f"hugo failed on the generated site:\n{warm.output_tail}")
-        html_pages = count_html_files(project / "site")
+        # The post a server step edits: one from the middle, in English.
+        edited = corpus.posts[len(corpus.posts) // 2].pages[0]
+        edited_source = edited.path.relative_to(project)
+        projects = ["project", *sorted({s.project for s in steps} - {"project"})]
+        html_pages = {name: _warm_up(parent / name) for name in projects}["project"]
         results = {s.name: StepResult(s.name, s.label) for s in steps}
         for run in range(runs):
             for step in steps:
-                if step.single_run and run > 0:
-                    continue
-                if step.remove_site:
-                    shutil.rmtree(project / "site", ignore_errors=True)
-                elif not (project / "site").is_dir():
-                    measure(bare_hugo, cwd=project)
-                if step.name == "pagefind":
-                    shutil.rmtree(project / "site" / "pagefind", ignore_errors=True)
-                sample = measure(step.argv, cwd=project, timeout=step.timeout)
-                results[step.name].samples.append(sample)
+                if not step.argv or (step.single_run and run > 0):
+                    continue  # an edit row is filled by its server's step
+                cwd = parent / step.project
+                _prepare_run(cwd, step)
+                if step.edit_row:
+                    timing = probe_server(list(step.argv), cwd=cwd, base_url=f"http://127.0.0.1:{port}/",
+                                          target=EditTarget(cwd / edited_source, edited.url),
+                                          edits=EDITS_PER_RUN, seed=seed * 1000 + run)
+                    results[step.name].samples.append(timing.ready)
+                    results[step.edit_row].samples.append(timing.edit)
+                    sample = timing.ready
+                    detail = ("  edits " + " ".join(f"{s:.2f}s/{c:.2f}cpu" for s, c in
+                                                    zip(timing.edit_seconds, timing.edit_cpu_seconds)))
+                else:
+                    sample = measure(step.argv, cwd=cwd, timeout=step.timeout)
+                    results[step.name].samples.append(sample)
+                    detail = ""
                 status = ("stopped at its timeout" if sample.timed_out
                           else "ok" if sample.exit_code == 0 else f"exit {sample.exit_code}")
-                say(f"run {run + 1}/{runs}  {step.label:<36} {sample.seconds:8.2f}s  {sample.peak_rss_mb:7.0f} MB  {status}")
+                say(f"run {run + 1}/{runs}  {step.label:<44} {sample.seconds:8.2f}s {sample.cpu_seconds:8.2f}s cpu "
+                    f"{sample.peak_rss_mb:7.0f} MB  load {os.getloadavg()[0]:.1f}  {status}{detail}")
         machine["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
         return BenchResult(posts=posts, seed=seed, runs=runs, started=started.isoformat(timespec="seconds"),
                            machine=machine, generate_seconds=generate_seconds, html_pages=html_pages,
@@ -444,6 +160,46 @@ def run_bench(root: Path, *, posts: int = 1000, runs: int = 3, seed: int = 0, on
             say(f"kept the generated project at {project}")
         else:
             shutil.rmtree(parent, ignore_errors=True)
+
+
+def _bare_build(cwd: Path) -> tuple[str, ...]:
+    """Bare Hugo, which leaves a site in `cwd` for the steps that read one."""
+    from scripts.perf.reference import CONFIG_FILES
+    from scripts.site.hugo import hugo_binary
+
+    extra = ("--config", CONFIG_FILES) if cwd.name == REFERENCE_DIR else ()
+    return (str(hugo_binary()), "--minify", *extra)
+
+
+def _warm_up(cwd: Path) -> int:
+    """Untimed: fill Hugo's image cache (resources/_gen) and leave a built site; the HTML pages it holds."""
+    from scripts.site.build import count_html_files
+
+    warm = measure(_bare_build(cwd), cwd=cwd)
+    if warm.exit_code:
+        raise UsageError(f"hugo failed on the generated site in {cwd.name}:\n{warm.output_tail}")
+    return count_html_files(cwd / "site")
+
+
+def _prepare_run(cwd: Path, step: Step) -> None:
+    """Leave `cwd` as `step` starts from: no site, a site, or a site with its search index."""
+    from scripts.site.search import BUNDLE_DIR, FINGERPRINT_FILE
+
+    site = cwd / "site"
+    if step.remove_site:
+        shutil.rmtree(site, ignore_errors=True)
+    elif step.needs_index and not (site / BUNDLE_DIR / FINGERPRINT_FILE).is_file():
+        measure((sys.executable, "-m", "invoke", "build"), cwd=cwd)
+    elif not step.edit_row and not site.is_dir():
+        measure(_bare_build(cwd), cwd=cwd)
+    if step.name == "pagefind":
+        shutil.rmtree(site / BUNDLE_DIR, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def load_baseline(path: Path) -> dict:

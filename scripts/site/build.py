@@ -1,6 +1,7 @@
 """Build the Hugo site (and its search index), and clean what building leaves."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from dataclasses import dataclass
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from scripts.site import hugo
 from scripts.site import search as search_index
+from scripts.site import swap
 from scripts.errors import UsageError
 
 
@@ -28,16 +30,32 @@ def build_site(
     search: bool = True,
 ) -> SiteBuild:
     """Render the site with Hugo into `destination` (default: hugo.yaml's publishDir, site/), then index
-    it for search with Pagefind unless `search` is False (the benchmark times the two steps apart)."""
+    it for search with Pagefind unless `search` is False (the benchmark times the two steps apart).
+
+    The site is built in a fresh directory beside `destination` and swapped in when complete (see
+    scripts/site/swap.py): no file of an earlier build survives, and a failed build leaves the earlier site
+    as it was. Only a `destination` that is a mount point, which cannot be renamed, is built in place."""
     if not (root / "hugo.yaml").is_file():
         raise UsageError(f"no hugo.yaml in {root}")
     if base_url is not None and not base_url.startswith(("http://", "https://")):
         raise UsageError(f"--base-url must be an absolute http(s) URL, got {base_url!r}")
     dest = destination or root / "site"
-    hugo.build(hugo.BuildOptions(source=root, destination=dest, base_url=base_url, drafts=drafts, future=future))
-    pages = count_html_files(dest)
-    index = search_index.index_site(dest) if search else None
-    return SiteBuild(destination=dest, pages=pages, search=index)
+
+    def render(into: Path, *, clean: bool) -> SiteBuild:
+        hugo.build(hugo.BuildOptions(source=root, destination=into, base_url=base_url, drafts=drafts,
+                                     future=future, clean_destination=clean))
+        pages = count_html_files(into)
+        # The earlier build's index is reused when the text it indexed has not changed.
+        index = search_index.index_site(into, previous=dest / search_index.BUNDLE_DIR) if search else None
+        return SiteBuild(destination=dest, pages=pages, search=index)
+
+    if not swap.output_swappable(dest):
+        return render(dest, clean=True)
+    with swap.replacing(dest) as fresh:
+        built = render(fresh, clean=False)
+    if built.search is not None:
+        built = dataclasses.replace(built, search=built.search.within(dest))
+    return built
 
 
 def count_html_files(directory: Path) -> int:

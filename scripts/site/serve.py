@@ -37,9 +37,8 @@ class _Server:
             self.process.wait()
 
 
-def serve_site(root: Path, *, port: int = 1313, drafts: bool = False, future: bool = False) -> None:
-    """Hugo's live-reload server on 127.0.0.1; returns when the user stops it (Ctrl-C, SIGTERM, SIGHUP),
-    and never leaves Hugo running."""
+def serve_command(root: Path, *, port: int = 1313, drafts: bool = False, future: bool = False) -> list[str]:
+    """The `hugo server` command line of `invoke serve` (the benchmark runs it on other projects too)."""
     if not 0 < port < 65536:
         raise UsageError(f"--port must be between 1 and 65535, got {port}")
     cmd = [str(hugo.hugo_binary()), "server", "--source", str(root), "--bind", "127.0.0.1",
@@ -48,6 +47,13 @@ def serve_site(root: Path, *, port: int = 1313, drafts: bool = False, future: bo
         cmd.append("--buildDrafts")
     if future:
         cmd.append("--buildFuture")
+    return cmd
+
+
+def serve_site(root: Path, *, port: int = 1313, drafts: bool = False, future: bool = False) -> None:
+    """Hugo's live-reload server on 127.0.0.1; returns when the user stops it (Ctrl-C, SIGTERM, SIGHUP),
+    and never leaves Hugo running."""
+    cmd = serve_command(root, port=port, drafts=drafts, future=future)
     server = _Server()
     previous = {signum: signal.signal(signum, server.on_signal) for signum in STOP_SIGNALS}
     try:

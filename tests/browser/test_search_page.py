@@ -95,3 +95,43 @@ def test_a_split_index_is_searched_whole(split_index_site, page, traffic, home, 
     expect(results).to_have_count(1)
     assert results.first.evaluate("a => a.href") == site.url(f"{home}blog/wombat-5/")
     assert traffic.third_party == [] and traffic.page_errors == []
+
+
+@pytest.fixture(scope="module")
+def rebuilt_site(chromium_executable: Path):
+    """The project with one post changed after its first build, built again: the rebuild takes the first
+    build's index over (nothing indexed changed), then a second rebuild indexes the changed text."""
+    from scripts.site.build import build_site
+
+    work = Path(tempfile.mkdtemp(prefix="browser-rebuilt-"))
+    project = copy_project(work / "project")
+    write_wombat_posts(project, 1)
+    server = StaticServer(work / "site", SUB_PATH)
+    try:
+        build_site(project, destination=work / "site", base_url=server.base_url)
+        assert build_site(project, destination=work / "site", base_url=server.base_url).search.reused
+        with server:
+            yield project, Site(dir=work / "site", server=server)
+    finally:
+        server.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@only_at("desktop")
+def test_a_kept_index_finds_what_it_found_and_a_new_index_what_changed(rebuilt_site, page, traffic):
+    from scripts.site.build import build_site
+
+    project, site = rebuilt_site
+    for lang, (home, query, post) in sorted(CASES.items()):
+        page.goto(site.url(f"{home}search/?q={query}"))
+        expect(page.locator(f"#search-results a[href$='{post}']")).to_have_count(1)
+    for name, word in (("index.md", "pangolin"), ("index.zh.md", "穿山甲")):
+        post = project / "content" / "blog" / "wombat-0" / name
+        post.write_text(post.read_text(encoding="utf-8") + f"\n{word}\n", encoding="utf-8")
+    assert not build_site(project, destination=site.dir, base_url=site.server.base_url).search.reused
+    for home, word in (("", "pangolin"), ("zh/", "穿山甲")):
+        page.goto(site.url(f"{home}search/?q={word}"))
+        results = page.locator("#search-results li a")
+        expect(results).to_have_count(1)
+        assert results.first.evaluate("a => a.href") == site.url(f"{home}blog/wombat-0/")
+    assert traffic.third_party == [] and traffic.page_errors == []

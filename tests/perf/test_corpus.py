@@ -142,7 +142,7 @@ subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3); b = bytea
 
 def test_bench_measures_the_peak_memory_of_the_whole_process_tree():
     # In its own interpreter: measuring makes the process a child subreaper, which pytest must not become.
-    code = ("import sys; from pathlib import Path; from scripts.perf.bench import become_subreaper, measure; "
+    code = ("import sys; from pathlib import Path; from scripts.perf.measure import become_subreaper, measure; "
             "become_subreaper(); "
             "s = measure([sys.executable, '-c', sys.argv[1]], cwd=Path('.')); print(s.peak_rss_mb, s.exit_code)")
     out = subprocess.run([sys.executable, "-c", code, MEMORY_PROBE], cwd=ROOT, capture_output=True, text=True,
@@ -153,7 +153,7 @@ def test_bench_measures_the_peak_memory_of_the_whole_process_tree():
 
 
 def test_a_step_past_its_timeout_is_stopped_with_its_children_and_reported_as_a_lower_bound():
-    code = ("import sys; from pathlib import Path; from scripts.perf.bench import become_subreaper, measure; "
+    code = ("import sys; from pathlib import Path; from scripts.perf.measure import become_subreaper, measure; "
             "become_subreaper(); "
             "s = measure([sys.executable, '-c', sys.argv[1]], cwd=Path('.'), timeout=1.0); "
             "print(s.timed_out, s.seconds, s.leftover_processes)")
@@ -168,7 +168,9 @@ def test_a_step_past_its_timeout_is_stopped_with_its_children_and_reported_as_a_
 
 
 def test_bench_budgets_judge_our_steps_not_the_tools_they_are_compared_with():
-    from scripts.perf.bench import BenchResult, Sample, StepResult, bench_steps
+    from scripts.perf.bench import bench_steps
+    from scripts.perf.measure import Sample
+    from scripts.perf.results import BenchResult, StepResult
 
     defs = {step.name: step for step in bench_steps(only={"hugo", "build_hugo"})}
     over_2_gb = {"hugo": 5094.0, "build_hugo": 2100.0}  # bare Hugo at 10,000 posts takes 5 GB; ours must not
@@ -179,4 +181,4 @@ def test_bench_budgets_judge_our_steps_not_the_tools_they_are_compared_with():
                          generate_seconds=1.0, html_pages=2851, steps=steps, step_defs=defs)
     budget_lines = result.render().split("budgets:")[1].strip().splitlines()
     assert [line.split(":")[0].split() for line in budget_lines] == [
-        ["ok", "build_hugo", "/", "hugo"], ["OVER", "build_hugo", "peak", "memory"]]
+        ["ok", "build_hugo", "/", "hugo", "(CPU)"], ["OVER", "build_hugo", "peak", "memory"]]

@@ -3,15 +3,9 @@ the Markdown source so that lists never render the posts they list; the same fig
 shown; within 4% of Hugo's own .WordCount; markup is not counted."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,7 +13,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from scripts.errors import CheckFailed
 from scripts.site.hugo import BuildOptions, build
-from tests.conftest import ROOT, copy_project, parse
+from tests.conftest import copy_project, parse, served_project
 
 EN_POST = "blog/qwen2.5-max/index.html"
 ZH_POST = "zh/blog/qwen2.5-max/index.html"
@@ -131,41 +125,20 @@ def test_a_post_edited_while_serving_shows_its_new_counts_in_lists(tmp_path: Pat
     # The counts are memoised in the page's Store under a fixed key: this holds only because Hugo's
     # server makes a new page, with an empty Store, when the post's file changes.
     root = copy_project(tmp_path / "project")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    # What `invoke serve` runs, on the copy.
-    serve = (f"from pathlib import Path; from scripts.site.serve import serve_site; "
-             f"serve_site(Path({str(root)!r}), port={port})")
-    server = subprocess.Popen([sys.executable, "-c", serve], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
 
-    def home_counts() -> tuple[str, str] | None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
-                page = HTMLParser(response.read().decode("utf-8"))
-        except OSError:
-            return None
-        return entry_stats(page, "/blog/qwen2.5-max/")
-
-    def wait_for(predicate) -> tuple[str, str]:
-        deadline = time.monotonic() + 60
+    def wait_for(get, predicate) -> tuple[str, str]:
+        deadline, counts = time.monotonic() + 60, None
         while time.monotonic() < deadline:
-            counts = home_counts()
+            html = get("/")
+            counts = entry_stats(HTMLParser(html), "/blog/qwen2.5-max/") if html is not None else None
             if counts is not None and predicate(counts):
                 return counts
             time.sleep(0.3)
-        raise AssertionError(f"the home page never showed the expected counts (last: {home_counts()})")
+        raise AssertionError(f"the home page never showed the expected counts (last: {counts})")
 
-    try:
-        before = wait_for(lambda counts: True)
+    with served_project(root) as get:  # what `invoke serve` runs, on the copy
+        before = wait_for(get, lambda counts: True)
         post = root / "content" / "blog" / "qwen2.5-max" / "index.md"
         post.write_text(post.read_text(encoding="utf-8") + "\n\n" + "wombat " * 500 + "\n", encoding="utf-8")
         words_before = int(re.match(r"\d+", before[1]).group())
-        wait_for(lambda counts: int(re.match(r"\d+", counts[1]).group()) == words_before + 500)
-    finally:
-        try:
-            os.killpg(server.pid, signal.SIGTERM)  # the Python process and its Hugo
-        except ProcessLookupError:
-            pass
-        server.wait(timeout=30)
+        wait_for(get, lambda counts: int(re.match(r"\d+", counts[1]).group()) == words_before + 500)

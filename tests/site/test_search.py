@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import subprocess
 from xml.etree import ElementTree
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from scripts.errors import UsageError
 from scripts.site.search import index_site, pagefind_binary
+from scripts.site.search_pages import lean_page
 from scripts.site.build import build_site
 from tests.conftest import write_wombat_posts
 
@@ -73,7 +75,8 @@ def test_indexing_twice_gives_identical_bytes(built_site: Path, tmp_path: Path):
     first, second = tmp_path / "a", tmp_path / "b"
     for copy in (first, second):
         shutil.copytree(built_site, copy)
-        index_site(copy)
+        shutil.rmtree(copy / "pagefind")  # or index_site would take the bundle there, as its text is the same
+        assert not index_site(copy).reused
     files = sorted(p.relative_to(first) for p in (first / "pagefind").rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(second) for p in (second / "pagefind").rglob("*") if p.is_file())
     for rel in files:
@@ -146,3 +149,91 @@ def test_search_excerpts_hold_no_button_labels(built_site: Path):
     for language, url in ANNOUNCEMENT.items():
         content = pages[language][url]
         assert "↗" not in content and "QWEN CHAT" not in content, content[:200]
+
+
+def bundle_inodes(site: Path) -> dict[Path, int]:
+    """Every file of the site's search bundle and its inode: the same inode after a build means the file was
+    taken over from the earlier build, not written again by Pagefind."""
+    bundle = site / "pagefind"
+    return {p.relative_to(bundle): p.stat().st_ino for p in bundle.rglob("*") if p.is_file()}
+
+
+def test_a_rebuild_whose_indexed_text_is_unchanged_keeps_the_index(project: Path, tmp_path: Path):
+    site = tmp_path / "site"
+    first = build_site(project, destination=site)
+    before = bundle_inodes(site)
+    # Outside the indexed text: the stylesheet, linked from every page's head.
+    stylesheet = next((project / "assets").rglob("*.css"))
+    stylesheet.write_text(stylesheet.read_text(encoding="utf-8") + "\nbody { letter-spacing: 0; }\n",
+                          encoding="utf-8")
+    second = build_site(project, destination=site)
+    assert second.search.reused and not first.search.reused
+    assert bundle_inodes(site) == before, "Pagefind ran again although no indexed text changed"
+    assert second.search.pages_by_language == first.search.pages_by_language
+    pages = indexed_pages(site / "pagefind")
+    assert ANNOUNCEMENT["en"] in pages["en"] and ANNOUNCEMENT["zh-cn"] in pages["zh-cn"]
+
+
+@pytest.mark.parametrize("edit", ["english", "chinese", "new post"])
+def test_a_change_to_indexed_text_indexes_again(project: Path, tmp_path: Path, edit: str):
+    site = tmp_path / "site"
+    build_site(project, destination=site)
+    before = bundle_inodes(site)
+    post = project / "content" / "blog" / "qwen2.5-max"
+    if edit == "new post":
+        write_wombat_posts(project, 1)
+        word, language, url = "aardvark", "en", "/blog/wombat-0/"
+    else:
+        name, language, url = (("index.md", "en", ANNOUNCEMENT["en"]) if edit == "english"
+                               else ("index.zh.md", "zh-cn", ANNOUNCEMENT["zh-cn"]))
+        word = "Quokkapalooza"
+        (post / name).write_text((post / name).read_text(encoding="utf-8") + f"\n\n{word}\n", encoding="utf-8")
+    rebuilt = build_site(project, destination=site)
+    assert not rebuilt.search.reused
+    entry = Path("pagefind-entry.json")
+    assert bundle_inodes(site)[entry] != before[entry], "the earlier index was kept"
+    assert word in indexed_pages(site / "pagefind")[language][url]
+
+
+def bundle_files(bundle: Path) -> dict[str, bytes]:
+    """Every file Pagefind wrote, by path; its entry file with the language map sorted (its order is random)."""
+    files = {}
+    for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
+        rel = str(path.relative_to(bundle))
+        if rel in ("parts.json", "indexed-text.sha256"):
+            continue  # ours, not Pagefind's
+        data = path.read_bytes()
+        if rel == "pagefind-entry.json":
+            entry = json.loads(data)
+            data = json.dumps(entry | {"languages": dict(sorted(entry["languages"].items()))}).encode()
+        files[rel] = data
+    return files
+
+
+def test_pagefind_indexes_the_lean_pages_it_is_given_as_it_would_the_whole_site(built_site: Path, tmp_path: Path):
+    """index_site hands Pagefind the marked pages cut to what it reads; Pagefind run on the whole site, as
+    it comes from Hugo, must write the same index, byte for byte."""
+    whole = tmp_path / "whole"
+    subprocess.run([str(pagefind_binary()), "--site", str(built_site), "--output-path", str(whole), "--silent"],
+                   check=True, capture_output=True)
+    ours, theirs = bundle_files(built_site / "pagefind"), bundle_files(whole)
+    assert ours.keys() == theirs.keys()
+    assert [rel for rel in ours if ours[rel] != theirs[rel]] == []
+
+
+def test_a_lean_page_keeps_what_pagefind_reads():
+    head = b'<!doctype html><html lang=en><head><title>T</title><link rel=stylesheet href=/s.css></head><body>'
+    article = (b'<nav>Home</nav><article class=post data-pagefind-body><h1>Title</h1>'
+               b'<pre><code><span class=n>client</span><span class=o>.</span><span class=n>chat</span></code></pre>'
+               b'<p>Text <code>data-pagefind-body</code></p></article><script>var x = 1;</script></body></html>')
+    lean = lean_page(head + article)
+    assert lean.startswith(b"<!doctype html><html lang=en><head><meta charset=utf-8></head><body><article")
+    assert b"client.chat" in lean and b"<span" not in lean and b"<script" not in lean and b"<nav>" not in lean
+    # Pagefind attributes anywhere but the marked element: the page is given whole, or keeps its spans.
+    with_meta = head.replace(b"<title>", b'<meta data-pagefind-meta="author:A"><title>') + article
+    assert lean_page(with_meta) == with_meta
+    ignored = article.replace(b"<span class=o>", b"<span class=o data-pagefind-ignore>")
+    assert b"data-pagefind-ignore>.</span>" in lean_page(head + ignored)
+    # Words about Pagefind in a page that is not marked do not mark it.
+    unmarked = head + b"<article><p>Text <code>data-pagefind-body</code></p></article></body></html>"
+    assert lean_page(unmarked) == unmarked
