@@ -91,14 +91,14 @@ def build_command(options: BuildOptions) -> list[str]:
 def hugo_environment() -> dict[str, str]:
     """The environment Hugo runs in: ours, with Hugo's memory held under 2 GB. A value the user set wins.
 
-    Hugo prunes its caches only above HUGO_MEMORYLIMIT, by default a quarter of the machine's memory, and
-    Go's collector lets the heap grow to twice what is live: a 10,000-post build reached 6 GB on a 23 GB
-    machine. With HUGO_MEMORYLIMIT=1 (GB) Hugo prunes early, which costs nothing because our layouts never
-    need a post's rendered content after its own page (see _partials/reading-stats.html; the exception is a
-    post without a `description`, whose summary lists show). GOMEMLIMIT, a soft limit for Go's collector,
-    keeps the heap under 1.7 GiB (1.76 GB peak at 10,000 posts). A site of 1,000 posts reaches neither, so
-    there Hugo runs as bare `hugo` does. Go's GOGC is left at its default: a higher one saves CPU but holds
-    more memory than bare Hugo, which `invoke build` must not (docs/performance.md has the figures).
+    Hugo prunes its caches only above HUGO_MEMORYLIMIT, by default a quarter of the machine's memory, and Go's
+    collector lets the heap grow to twice what is live. With HUGO_MEMORYLIMIT=1 (GB) Hugo prunes early, which
+    costs nothing because our layouts never need a post's rendered content after its own page (see
+    _partials/func/reading-stats.html; the exception is a post without a `description`, whose summary lists
+    show). GOMEMLIMIT, a soft limit for Go's collector, keeps the heap under 1.7 GiB. A site of 1,000 posts
+    reaches neither, so there Hugo runs as bare `hugo` does. Go's GOGC is left at its default: a higher one
+    saves CPU but holds more memory than bare Hugo, which `invoke build` must not (docs/performance.md has the
+    figures).
     """
     env = dict(os.environ)
     env.setdefault("HUGO_MEMORYLIMIT", HUGO_MEMORY_LIMIT_GB)

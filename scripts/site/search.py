@@ -22,10 +22,9 @@ BUNDLE_DIR = "pagefind"  # the search page imports <base>/pagefind/pagefind.js
 ENTRY_FILE = "pagefind-entry.json"
 PARTS_DIR = "parts"  # a large site's further bundles: pagefind/parts/1/, pagefind/parts/2/, ...
 PARTS_FILE = "parts.json"  # pagefind/parts.json: {language key: [bundle URLs relative to pagefind/]}
-# Pagefind holds about 330 KB per indexed page until it writes the index (linear; 625 MB for the 2,000
-# pages of the 1,000-post benchmark, 5.4 GB for 20,000), and no option bounds it. Past this many pages
-# the index is split into bundles of this many or fewer (give or take one page a language), each
-# indexed by a Pagefind run of its own (about 1 GB each), which the search page merges.
+# Pagefind holds every indexed page in memory until it writes the index, and no option bounds it: past
+# this many pages the index is split into bundles of this many or fewer (give or take one page a
+# language), each indexed by a Pagefind run of its own, which the search page merges.
 PAGES_PER_BUNDLE = 3000
 # The digest of what Pagefind read, written last into the bundle: a later build whose pages give the same
 # digest takes this bundle instead of running Pagefind again. Bump INDEX_FORMAT when Pagefind is run differently.

@@ -1,6 +1,6 @@
 """Compile and run Python code samples on a pool of warm worker processes (scripts/snippets/worker.py).
 
-One interpreter per block costs ~0.6 s of `import openai` alone; one process imports the SDK and forks the
+An interpreter per block would spend longer importing the SDK than most blocks run; one process imports the SDK and forks the
 workers, and each worker forks a child per block, which isolates blocks from each other and lets a hung
 block be killed alone. The pool runs in one sandbox (sandbox.py) unless the check runs unsandboxed. Each
 worker runs its own OpenAI stub (scripts/snippets/stub.py), which only loopback reaches. Blocks are
@@ -208,7 +208,7 @@ class PythonRunner:
 
     def __init__(self, *, workers: int | None = None, limits: Limits = Limits(), sandboxed: bool = True) -> None:
         # One worker per core. Each holds a job in waiting (QUEUED_PER_WORKER), so no core idles between
-        # blocks; a third worker on two cores only added switching between them (measured: ~10% slower).
+        # blocks; a worker beyond one per core only adds switching between them.
         self.size = max(1, workers or os.cpu_count() or 1)
         self.limits = limits
         self.sandboxed = sandboxed

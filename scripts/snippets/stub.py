@@ -344,7 +344,7 @@ def respond(method: str, target: str, authorization: str, raw: bytes) -> tuple[i
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; without TCP_NODELAY each answer waits ~40 ms on delayed ACKs.
+    # Headers and body go out in two writes; without TCP_NODELAY each answer waits on delayed ACKs.
     disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence per-request logging
@@ -441,7 +441,7 @@ def main() -> None:
     print(f"http://127.0.0.1:{server.server_address[1]}/v1", flush=True)
     sys.stdin.read()
     # Leave at once: a graceful server.shutdown() waits out the serving thread's poll interval, and there is
-    # nothing to flush. (Every snippet worker stops its own stub; the checker waited ~0.2 s on each.)
+    # nothing to flush. (Every snippet worker stops its own stub, and a graceful shutdown would wait out its poll interval.)
     os._exit(0)
 
 

@@ -29,7 +29,7 @@ The worker kills the child (and with it its PID namespace, or outside the sandbo
 the per-block timeout passes.
 
 Speed: a block's cost is mostly the pages of the worker's memory its child writes to, each of which the
-kernel copies for the child (~4 µs a page here). So whatever can be done once is done in the worker before
+kernel copies for the child. So whatever can be done once is done in the worker before
 forking (environment, network guard, redirect, stdio, warm SDK), and the child does as little as it can: it
 neither compiles nor encodes JSON, and threading's and logging's at-fork handlers are held back from it
 (hold_fork_handlers).
@@ -488,7 +488,7 @@ def hold_fork_handlers() -> Callable[[], None]:
 
     They reset thread bookkeeping and locks in the child (and logging's take and release its lock around
     the fork). In this single-threaded worker they have nothing to do, but running them made every child
-    copy ~160 pages it shares with the worker. (`random`'s handler, which reseeds the child, still runs.)
+    copy pages it shares with the worker. (`random`'s handler, which reseeds the child, still runs.)
     The handlers live in lists the interpreter keeps, found as the lists that hold them; where that does not
     hold (another Python, threads running) nothing is held.
     """
