@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.errors import CheckFailed, UsageError
-from scripts.site.search_pages import lean_page, searchable_pages
+from scripts.site.search_pages import searchable_pages
 
 INSTALL_HINT = ("Pagefind not found: install it with `pip install -r requirements.txt` "
                 "(PyPI package `pagefind[extended]`), or set PAGEFIND=/path/to/pagefind_extended")
@@ -29,7 +29,7 @@ PAGES_PER_BUNDLE = 3000
 # The digest of what Pagefind read, written last into the bundle: a later build whose pages give the same
 # digest takes this bundle instead of running Pagefind again. Bump INDEX_FORMAT when Pagefind is run differently.
 FINGERPRINT_FILE = "indexed-text.sha256"
-INDEX_FORMAT = b"qwen-blog pagefind 2"
+INDEX_FORMAT = b"qwen-blog pagefind 3"
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def index_site(site_dir: Path, *, pages_per_bundle: int = PAGES_PER_BUNDLE,
         _run_pagefind(site_dir, bundle)  # no page is marked: Pagefind indexes every page, as it is
     else:
         for number, group in enumerate(_deal_into_bundles(searchable.by_language, pages_per_bundle)):
-            with _staged_pages(site_dir, group) as staged:
+            with _staged_pages(site_dir, {rel: searchable.lean[rel] for rel in group}) as staged:
                 _run_pagefind(staged, bundle if number == 0 else bundle / PARTS_DIR / str(number))
     index = _read_index(bundle, write_parts=True)
     (bundle / FINGERPRINT_FILE).write_text(searchable.fingerprint + "\n", encoding="ascii")
@@ -172,14 +172,15 @@ def _deal_into_bundles(by_language: dict[str, list[Path]], pages_per_bundle: int
 
 
 @contextmanager
-def _staged_pages(site_dir: Path, pages: list[Path]) -> Iterator[Path]:
-    """A temporary directory beside the site holding `pages` as lean pages (see search_pages.lean_page) at
-    their paths in the site, so that Pagefind reads only them, and indexes them under their own URLs."""
+def _staged_pages(site_dir: Path, pages: dict[Path, bytes]) -> Iterator[Path]:
+    """A temporary directory beside the site holding `pages` (site-relative path -> lean page, see
+    search_pages.lean_page) at their paths in the site, so that Pagefind reads only them, and indexes
+    them under their own URLs."""
     stage = Path(tempfile.mkdtemp(prefix=".pagefind-stage-", dir=site_dir.parent))
     try:
-        for rel in pages:
+        for rel, html in pages.items():
             (stage / rel).parent.mkdir(parents=True, exist_ok=True)
-            (stage / rel).write_bytes(lean_page((site_dir / rel).read_bytes()))
+            (stage / rel).write_bytes(html)
         yield stage
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -221,8 +221,12 @@ def test_pagefind_indexes_the_lean_pages_it_is_given_as_it_would_the_whole_site(
     assert [rel for rel in ours if ours[rel] != theirs[rel]] == []
 
 
-def test_a_lean_page_keeps_what_pagefind_reads():
-    head = b'<!doctype html><html lang=en><head><title>T</title><link rel=stylesheet href=/s.css></head><body>'
+def test_a_lean_page_keeps_what_pagefind_reads(built_site: Path):
+    page = (built_site / "blog" / "qwen2.5-max" / "index.html").read_bytes()
+    lean = lean_page(page)
+    assert len(lean) < len(page) * 0.8 and b"<span" not in lean and b"stylesheet" not in lean, "a real post is cut"
+    head = (b'<!doctype html><html lang=en><head><title>T</title><link rel=stylesheet href=/s.css></head><body>'
+            b'<header data-pagefind-ignore=all>Site</header>')
     article = (b'<nav>Home</nav><article class=post data-pagefind-body><h1>Title</h1>'
                b'<pre><code><span class=n>client</span><span class=o>.</span><span class=n>chat</span></code></pre>'
                b'<p>Text <code>data-pagefind-body</code></p></article><script>var x = 1;</script></body></html>')
