@@ -56,7 +56,8 @@ def build(c, base_url=None, drafts=False, future=False, no_search=False):
     print(f"built {result.pages} pages into {result.destination.relative_to(ROOT) if result.destination.is_relative_to(ROOT) else result.destination}")
     if result.search is not None:
         languages = ", ".join(f"{lang} {count}" for lang, count in result.search.pages_by_language.items())
-        print(f"indexed {result.search.pages} pages for search ({languages})")
+        kept = ", kept from the last build: no indexed text changed" if result.search.reused else ""
+        print(f"indexed {result.search.pages} pages for search ({languages}){kept}")
 
 
 @task(

@@ -223,6 +223,14 @@ def test_two_builds_are_byte_identical(tmp_path: Path):
     assert tree_differences(tmp_path / "first", project / "site") == []
 
 
+def test_a_build_says_when_it_kept_the_search_index(tmp_path: Path):
+    project = copy_with_tooling(tmp_path / "project")
+    first, second = invoke(project, "build"), invoke(project, "build")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "kept from the last build" not in first.stdout
+    assert "kept from the last build: no indexed text changed" in second.stdout
+
+
 def test_template_error_shows_hugos_message_and_fails(tmp_path: Path):
     project = copy_with_tooling(tmp_path / "project")
     footer = project / "layouts" / "_partials" / "site" / "footer.html"
