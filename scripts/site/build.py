@@ -65,8 +65,8 @@ def count_html_files(directory: Path) -> int:
 
 
 def clean_site(root: Path) -> list[Path]:
-    """Remove generated files; returns what was removed."""
-    removed = []
+    """Remove generated files, and what a killed build left beside site/; returns what was removed."""
+    removed = swap.remove_leftovers(root / "site")
     for generated in (root / "site", root / "resources" / "_gen", root / ".hugo_build.lock"):
         if generated.is_dir():
             shutil.rmtree(generated)

@@ -92,3 +92,14 @@ def test_what_a_killed_build_left_beside_the_site_is_removed_but_not_a_running_o
         path.mkdir()
     assert swap.remove_leftovers(target) == [dead]
     assert running.is_dir() and unrelated.is_dir()
+
+
+def test_invoke_clean_removes_what_a_killed_build_left(project: Path):
+    from scripts.site.build import clean_site
+
+    build_site(project, search=False)
+    killed = project / f".site.{swap.FRESH_TAG}-{2 ** 22 + 1}-0badf00d"
+    (killed / "blog").mkdir(parents=True)
+    removed = clean_site(project)
+    assert killed in removed and project / "site" in removed
+    assert leftovers(project) == [] and not (project / "site").exists()
