@@ -9,6 +9,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -294,11 +295,15 @@ def test_a_cap_out_of_range_is_a_usage_error(tmp_path, option, value, message):
     assert (run.returncode, run.stderr.strip(), run.stdout) == (2, message, "")
 
 
+PROJECT_MOUNT = "/mnt"  # where the checkout is seen in the private namespaces, wherever it lives (under /tmp, say)
+
+
 def in_private_namespaces(*mounts: str) -> tuple[str, ...]:
-    """A command prefix that runs its command with fresh tmpfs mounted on `mounts`: in a mount namespace of
-    its own (as root), or also in a user namespace of its own (as anyone else)."""
+    """A command prefix that runs its command with fresh tmpfs mounted on `mounts`, and the checkout bound at
+    PROJECT_MOUNT first: in a mount namespace of its own (as root), or also in a user namespace (as anyone else)."""
     own_user = () if os.geteuid() == 0 else ("--user", "--map-root-user")
-    script = "".join(f"mount -t tmpfs tmpfs {path} && " for path in mounts) + 'exec "$@"'
+    script = (f"mount --bind {shlex.quote(str(ROOT))} {PROJECT_MOUNT} && "
+              + "".join(f"mount -t tmpfs tmpfs {path} && " for path in mounts) + 'exec "$@"')
     return ("unshare", *own_user, "--mount", "--propagation", "private", "sh", "-c", script, "sh")
 
 
@@ -397,7 +402,7 @@ SLOW_THEN_FAST = {"slow": post(f"import ctypes, time\nctypes.CDLL(None).prctl(15
 
 
 def kill_during_check(victim: str) -> dict[str, object]:
-    run = subprocess.run([*in_private_namespaces("/tmp", "/dev/shm"), sys.executable, "-c", KILLER, str(ROOT), victim,
+    run = subprocess.run([*in_private_namespaces("/tmp", "/dev/shm"), sys.executable, "-c", KILLER, PROJECT_MOUNT, victim,
                           TOKENS["slow"], json.dumps(SLOW_THEN_FAST)], capture_output=True, text=True,
                          timeout=CHECK_TIMEOUT)
     assert run.returncode == 0, run.stdout + run.stderr
