@@ -1,8 +1,11 @@
 """`invoke serve`: Hugo's live-reload server on 127.0.0.1, stopped with `invoke serve` however that is stopped."""
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -12,6 +15,7 @@ from scripts.site import hugo
 # Ctrl-C reaches Hugo itself (it is in the terminal's process group); these may be sent to us alone.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 GRACE_SECONDS = 5.0  # for Hugo to exit after SIGTERM before it is killed
+PR_SET_PDEATHSIG = 1
 
 
 class _Server:
@@ -37,6 +41,18 @@ class _Server:
             self.process.wait()
 
 
+def _stopped_with_parent() -> Callable[[], None]:
+    """A preexec_fn that has the kernel send Hugo SIGTERM when we die, even by SIGKILL, which no handler sees."""
+    parent, prctl = os.getpid(), ctypes.CDLL(None, use_errno=True).prctl
+
+    def arrange() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # we died before the request was in place
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
+
+
 def serve_command(root: Path, *, port: int = 1313, drafts: bool = False, future: bool = False) -> list[str]:
     """The `hugo server` command line of `invoke serve` (the benchmark runs it on other projects too)."""
     if not 0 < port < 65536:
@@ -57,7 +73,7 @@ def serve_site(root: Path, *, port: int = 1313, drafts: bool = False, future: bo
     server = _Server()
     previous = {signum: signal.signal(signum, server.on_signal) for signum in STOP_SIGNALS}
     try:
-        server.process = subprocess.Popen(cmd, env=hugo.hugo_environment())
+        server.process = subprocess.Popen(cmd, env=hugo.hugo_environment(), preexec_fn=_stopped_with_parent())
         if server.stop_requested:  # the signal came while Hugo was being started
             server.process.terminate()
         server.process.wait()

@@ -57,7 +57,7 @@ def wait_until(predicate, what: str) -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc")
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
 def test_a_stop_signal_to_invoke_stops_hugo_too(tmp_path: Path, signum: int):
     project = copy_project(tmp_path / "project")
     shutil.copy2(ROOT / "tasks.py", project / "tasks.py")
@@ -72,7 +72,7 @@ def test_a_stop_signal_to_invoke_stops_hugo_too(tmp_path: Path, signum: int):
         hugo = [pid for pid in children(invoke.pid) if b"hugo" in Path(f"/proc/{pid}/cmdline").read_bytes()]
         assert len(hugo) == 1
 
-        os.kill(invoke.pid, signum)  # to invoke alone, as a supervisor or a closed terminal does
+        os.kill(invoke.pid, signum)  # to invoke alone, as a supervisor, a closed terminal or an OOM killer does
 
         invoke.wait(timeout=WAIT_SECONDS)
         wait_until(lambda: not running(hugo[0]), f"hugo (pid {hugo[0]}) to end")
