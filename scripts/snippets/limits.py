@@ -32,8 +32,10 @@ class Limits:
         return max(1, math.ceil(self.timeout if self.cpu_time is None else self.cpu_time))
 
     def explain(self, cap: str, message: str) -> str:
-        """The message of a block that failed on `cap` ("memory", "cpu", "output", "file"), naming the cap and
-        the option that raises it."""
+        """The message of a block that failed on `cap` ("time", "memory", "cpu", "output", "file"), naming the
+        cap and the option that raises it."""
+        if cap == "time":
+            return f"{message} (--timeout raises it)"
         if cap == "memory":
             return f"{message} (memory cap: {format_size(self.memory)} per process; --memory raises it)"
         if cap == "cpu":

@@ -40,7 +40,7 @@ and setup (or None) are code objects the runner compiled and source is [(first l
 tracebacks. Out: first {"ready": True, "network": "sandbox", "namespace" or "guard", "pid"} (or, when the
 kernel refuses to confine a block, {"ready": False, "refused": why} and nothing more), then per job
 {"id", "status", "message", "line", "cap", "output"} with status "passed" or "failed" and cap the limit that
-failed the block ("memory", "cpu", "output", "file"), or "".
+failed the block ("time", "memory", "cpu", "output", "file"), or "".
 """
 from __future__ import annotations
 
@@ -300,7 +300,7 @@ def run_in_child(job: dict[str, Any], guard: Any, workdir: str,
             part = "block"
         exec(job["code"], namespace)
     except SnippetTimeout as err:
-        status, line = "failed", _error_line(err.__traceback__, filename)
+        status, line, cap = "failed", _error_line(err.__traceback__, filename), "time"
         message = f"timed out after {job['timeout']:g} s"
     except CPUTimeUp as err:
         status, line, cap = "failed", _error_line(err.__traceback__, filename), "cpu"
@@ -466,7 +466,7 @@ class BlockRunner:
         self._clear_workdir()
         if not ready:
             result = {"status": "failed", "message": f"timed out after {job['timeout']:g} s (killed)", "line": None,
-                      "cap": ""}
+                      "cap": "time"}
         elif raw:
             try:
                 result = _decode_result(raw)
