@@ -9,12 +9,31 @@ import functools
 import sys
 from pathlib import Path
 
-from invoke import Exit, task
+from invoke import Exit, Program, task
+from invoke.exceptions import ParseError
 
 from scripts.errors import UserError
 from scripts.reports import Report, exit_code
 
 ROOT = Path(__file__).resolve().parent
+
+
+def _parse_errors_exit_2(parse_tasks):
+    """invoke exits 1 on an unknown option or task, which reads as "a check found problems"; here bad usage
+    is exit 2, as for every other usage error."""
+
+    @functools.wraps(parse_tasks)
+    def wrapper(program: Program) -> None:
+        try:
+            parse_tasks(program)
+        except ParseError as err:
+            raise Exit(f"error: {err}", code=2) from None
+
+    return wrapper
+
+
+if not hasattr(Program.parse_tasks, "__wrapped__"):  # invoke imports this file once; tests may import it again
+    Program.parse_tasks = _parse_errors_exit_2(Program.parse_tasks)
 
 
 def user_errors(fn):

@@ -102,3 +102,12 @@ def test_a_broken_sample_fails_at_check_snippets_after_the_other_stages_pass(pro
     assert code == 1, output
     assert statuses == {"lint": "ok", "build": "ok", "check-links": "ok", "check-snippets": "FAILED"}
     assert any(line.startswith(f"{POST}:") and "python" in line for line in output.splitlines()), output
+
+
+@pytest.mark.parametrize("args", [["check", "--strcit"], ["chekc"], ["check", "--timeout"]])
+def test_an_unknown_option_or_task_is_bad_usage_and_runs_nothing(args: list[str]):
+    proc = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("error: ")
