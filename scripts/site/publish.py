@@ -130,6 +130,9 @@ def publish(root: Path, options: PublishOptions, *, say: Callable[[str], None] =
             raise (UsageError if build.exit_code == EXIT_USAGE else CheckFailed)(build.report)
         failed = [stage for stage in checked.stages if stage.status == FAILED]
         names = " and ".join(check.name for check in failed)
+        unable = [check.name for check in failed if check.exit_code == EXIT_USAGE]
+        if unable and not options.force:  # a check that could not run (no sandbox, bad config) is not a finding
+            raise UsageError(f"refusing to publish: {' and '.join(unable)} could not run (see above)")
         if failed and not options.force and not options.dry_run:
             raise CheckFailed(f"refusing to publish: {names} failed (--force publishes anyway)")
         if failed and options.force:

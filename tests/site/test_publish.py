@@ -110,10 +110,10 @@ def checkout_state(root: Path) -> dict[str, object]:
     }
 
 
-def run_invoke(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_invoke(cwd: Path, *args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # so Python itself writes nothing into the checkout
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=240)
+    return subprocess.run([*prefix, sys.executable, "-m", "invoke", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=240)
 
 
 @dataclass
@@ -222,6 +222,24 @@ print(len(pages), "pages found")
     pages = [path for path in tree(remote) if path.endswith(".html")]
     assert "blog/tamper/index.html" in pages
     assert [path for path in pages if TAMPERED in show(remote, path)] == []
+
+
+# A user namespace in which no further one may be made: the kernel refuses the snippet sandbox's.
+NO_NAMESPACES = ("unshare", "--user", "--map-root-user", "sh", "-c",
+                 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', "sh")
+
+
+def test_without_a_sandbox_nothing_is_published_and_the_exit_says_a_check_could_not_run(source: Path,
+                                                                                          workspace: Path):
+    remote = bare_repo(Path(tempfile.mkdtemp(dir=workspace)), "site.git")
+    refused = run_invoke(source, "publish", "--remote", str(remote), prefix=NO_NAMESPACES)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr.splitlines() == ["error: refusing to publish: check-snippets could not run (see above)"]
+    assert "the snippet sandbox cannot start" in refused.stdout and "sysctl" in refused.stdout  # the fix
+    assert remote_state(remote) == ("", "")
+    # Samples are never run unconfined on their way to the site.
+    refused = run_invoke(source, "publish", "--unsandboxed")
+    assert (refused.returncode, refused.stderr) == (2, "error: No idea what '--unsandboxed' is!\n")
 
 
 def test_a_site_changed_while_it_is_checked_is_not_published(project: Path, workspace: Path,
