@@ -16,6 +16,14 @@ from scripts.errors import UserError
 from scripts.reports import Report, exit_code
 
 ROOT = Path(__file__).resolve().parent
+# The Python blocks' caps, as check-snippets, check and publish take them (publish never runs them unsandboxed).
+SNIPPET_HELP = {
+    "timeout": "Seconds each Python block may run before it is killed (default 10)",
+    "memory": "Memory each process of a Python block may use, e.g. 512M, 2G (default 1G)",
+    "cpu_time": "CPU seconds each process of a Python block may use (default: as many as --timeout)",
+    "max_output": "What a Python block may print, and the largest file it may write (default 64M)",
+    "unsandboxed": "Run Python blocks without the sandbox: they can then read and change what you can",
+}
 
 
 def _parse_errors_exit_2(parse_tasks):
@@ -49,6 +57,14 @@ def user_errors(fn):
             raise Exit("interrupted", code=130) from None
 
     return wrapper
+
+
+def snippet_limits(timeout, memory, cpu_time, max_output):
+    """The caps on each Python block from the SNIPPET_HELP options; a value out of range is a usage error."""
+    from scripts.snippets.limits import make_limits
+
+    return make_limits(timeout=_number("--timeout", timeout, float), memory=memory,
+                       cpu_time=_number("--cpu-time", cpu_time, float), max_output=max_output)
 
 
 def finish(report: Report, text: str | None = None, *, code: int | None = None) -> None:
@@ -165,16 +181,18 @@ def test(c, k=None, jobs="auto"):
         "message": "Commit message (default: 'Publish <source commit>')",
         "dry_run": "Build and check, then list the files that would change; push nothing",
         "force": "Publish even if the link or snippet check fails",
+        **{name: text for name, text in SNIPPET_HELP.items() if name != "unsandboxed"},  # samples run sandboxed
     }
 )
 @user_errors
 def publish(c, remote="origin", branch="gh-pages", cname=None, base_url=None, message=None, dry_run=False,
-            force=False):
+            force=False, timeout=None, memory=None, cpu_time=None, max_output=None):
     """Build, check and push the site to a gh-pages branch of a git remote."""
     from scripts.site.publish import PublishOptions, publish as publish_site
 
     options = PublishOptions(remote=remote, branch=branch, cname=cname, base_url=base_url, message=message,
-                             dry_run=dry_run, force=force)
+                             dry_run=dry_run, force=force,
+                             snippet_limits=snippet_limits(timeout, memory, cpu_time, max_output))
     result = publish_site(ROOT, options)
     if result.pushed:
         print(f"published {result.commit} to {result.branch} on {result.remote} ({result.summary()}): {result.message}")
@@ -240,11 +258,7 @@ def check_external(c, include=None, exclude=None, no_cache=False, fragments=Fals
 
 @task(
     help={
-        "timeout": "Seconds each Python block may run before it is killed (default 10)",
-        "memory": "Memory each process of a Python block may use, e.g. 512M, 2G (default 1G)",
-        "cpu_time": "CPU seconds each process of a Python block may use (default: as many as --timeout)",
-        "max_output": "What a Python block may print, and the largest file it may write (default 64M)",
-        "unsandboxed": "Run Python blocks without the sandbox: they can then read and change what you can",
+        **SNIPPET_HELP,
         "workers": "Warm worker processes running Python blocks (default: one per CPU core)",
         "verbose": "Also print what each passing Python block printed",
         "no_shellcheck": "Only `bash -n` shell blocks; skip ShellCheck",
@@ -255,18 +269,16 @@ def check_snippets(c, timeout=None, memory=None, cpu_time=None, max_output=None,
                    verbose=False, no_shellcheck=False):
     """Check every code block in content/: run Python (offline, sandboxed, against an OpenAI stub), parse the rest."""
     from scripts.snippets.check import check_snippets as check
-    from scripts.snippets.limits import make_limits
 
-    limits = make_limits(timeout=_number("--timeout", timeout, float), memory=memory,
-                         cpu_time=_number("--cpu-time", cpu_time, float), max_output=max_output)
+    limits = snippet_limits(timeout, memory, cpu_time, max_output)
     report = check(ROOT / "content", project_root=ROOT, limits=limits, workers=_number("--workers", workers, int),
                    shellcheck=not no_shellcheck, sandboxed=not unsandboxed)
     finish(report, report.render(verbose=verbose))
 
 
-@task(help={"strict": "Lint with warnings as errors"})
+@task(help={"strict": "Lint with warnings as errors", **SNIPPET_HELP})
 @user_errors
-def check(c, strict=False):
+def check(c, strict=False, timeout=None, memory=None, cpu_time=None, max_output=None, unsandboxed=False):
     """Run lint, build, check-links and check-snippets in order; stop at the first that fails."""
     from scripts.check import run_check
 
@@ -275,7 +287,8 @@ def check(c, strict=False):
         if stage.report and (stage.status != "ok" or stage.report != stage.summary):
             print(stage.report, flush=True)
 
-    result = run_check(ROOT, strict=strict, on_stage=show)
+    limits = snippet_limits(timeout, memory, cpu_time, max_output)
+    result = run_check(ROOT, strict=strict, snippet_limits=limits, sandboxed=not unsandboxed, on_stage=show)
     print()
     finish(result, code=result.exit_code)
 

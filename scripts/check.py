@@ -16,6 +16,7 @@ from scripts.links.internal import check_internal
 from scripts.reports import Report, exit_code, last_line
 from scripts.site.build import build_site
 from scripts.snippets.check import check_snippets
+from scripts.snippets.limits import Limits
 
 OK, FAILED, NOT_RUN = "ok", "FAILED", "not run"
 
@@ -79,6 +80,8 @@ class StageContext:
     base_url: str | None = None  # hugo.yaml's baseURL when None
     strict: bool = False  # lint warnings count as problems
     search: bool = False  # whether the build stage also indexes the site for search
+    snippet_limits: Limits = Limits()  # the caps on each Python block (check-snippets' options)
+    sandboxed: bool = True  # False: Python blocks run unconfined (--unsandboxed)
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ def _links(context: StageContext) -> Report:
 
 
 def _snippets(context: StageContext) -> Report:
-    return check_snippets(context.root / "content", project_root=context.root)
+    return check_snippets(context.root / "content", project_root=context.root, limits=context.snippet_limits,
+                          sandboxed=context.sandboxed)
 
 
 # The checks `invoke check` runs and `invoke publish` runs before it pushes, in order.
@@ -150,7 +154,10 @@ def run_stages(context: StageContext, *, keep_going: bool = False, on_stage: Sta
     return run
 
 
-def run_check(root: Path, *, strict: bool = False, on_stage: StageHook | None = None) -> CheckRun:
+def run_check(root: Path, *, strict: bool = False, snippet_limits: Limits = Limits(), sandboxed: bool = True,
+              on_stage: StageHook | None = None) -> CheckRun:
     """`invoke check`: the stages on the project at `root`, building into site/ without a search index (no
     stage reads it, and Pagefind would add a third to the time on a large site)."""
-    return run_stages(StageContext(root=root, site=root / "site", strict=strict), on_stage=on_stage)
+    context = StageContext(root=root, site=root / "site", strict=strict, snippet_limits=snippet_limits,
+                           sandboxed=sandboxed)
+    return run_stages(context, on_stage=on_stage)

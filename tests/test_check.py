@@ -30,8 +30,8 @@ def project():
     shutil.rmtree(parent, ignore_errors=True)
 
 
-def invoke_check(project: Path) -> tuple[int, str, dict[str, str]]:
-    proc = subprocess.run([sys.executable, "-m", "invoke", "check"], cwd=project, capture_output=True, text=True,
+def invoke_check(project: Path, *options: str) -> tuple[int, str, dict[str, str]]:
+    proc = subprocess.run([sys.executable, "-m", "invoke", "check", *options], cwd=project, capture_output=True, text=True,
                           timeout=600)
     output = proc.stdout + proc.stderr
     assert "Traceback" not in output, output
@@ -102,6 +102,14 @@ def test_a_broken_sample_fails_at_check_snippets_after_the_other_stages_pass(pro
     assert code == 1, output
     assert statuses == {"lint": "ok", "build": "ok", "check-links": "ok", "check-snippets": "FAILED"}
     assert any(line.startswith(f"{POST}:") and "python" in line for line in output.splitlines()), output
+
+
+def test_the_snippet_caps_are_options_of_check_too(project: Path):
+    edit(project / POST, "## Future Work\n", "## Future Work\n\n```python\nimport time\ntime.sleep(3)\n```\n")
+    code, output, statuses = invoke_check(project, "--timeout", "1")
+    assert code == 1, output
+    assert statuses["check-snippets"] == "FAILED"
+    assert "--timeout raises it" in output
 
 
 @pytest.mark.parametrize("args", [["check", "--strcit"], ["chekc"], ["check", "--timeout"]])

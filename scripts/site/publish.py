@@ -22,6 +22,7 @@ from pathlib import Path
 from scripts.check import FAILED, OK, StageContext, StageResult, run_stages
 from scripts.errors import EXIT_USAGE, CheckFailed, UsageError
 from scripts.reports import last_line
+from scripts.snippets.limits import Limits
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's well-known empty tree
 
@@ -46,6 +47,7 @@ class PublishOptions:
     message: str | None = None  # commit message; "Publish <source commit>" otherwise
     dry_run: bool = False
     force: bool = False  # publish even when a check fails
+    snippet_limits: Limits = Limits()  # the caps on each Python block, as check-snippets takes them
 
 
 @dataclass(frozen=True)
@@ -118,8 +120,9 @@ def publish(root: Path, options: PublishOptions, *, say: Callable[[str], None] =
                 built.append(repo.hash_tree(site))
 
         with _hugo_writes_only_under(Path(tmp)):
-            checked = run_stages(StageContext(root=root, site=site, base_url=options.base_url, search=True),
-                                 keep_going=True, on_stage=snapshot)
+            context = StageContext(root=root, site=site, base_url=options.base_url, search=True,
+                                   snippet_limits=options.snippet_limits)
+            checked = run_stages(context, keep_going=True, on_stage=snapshot)
         for stage in checked.stages:  # the whole report of a failed stage, the summary line of a passed one
             if stage.status == FAILED and stage.name != "build":
                 say(stage.report.rstrip())
