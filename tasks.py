@@ -85,9 +85,10 @@ def finish(report: Report, text: str | None = None, *, code: int | None = None) 
 @user_errors
 def build(c, base_url=None, drafts=False, future=False, no_search=False):
     """Render the site into site/ with Hugo."""
-    from scripts.site.build import build_site
+    from scripts.site.build import SEARCH_CACHE, build_site
 
-    result = build_site(ROOT, base_url=base_url, drafts=drafts, future=future, search=not no_search)
+    result = build_site(ROOT, base_url=base_url, drafts=drafts, future=future, search=not no_search,
+                        search_cache=ROOT / SEARCH_CACHE)
     print(f"built {result.pages} pages into {result.destination.relative_to(ROOT) if result.destination.is_relative_to(ROOT) else result.destination}")
     if result.search is not None:
         languages = ", ".join(f"{lang} {count}" for lang, count in result.search.pages_by_language.items())

@@ -394,13 +394,15 @@ def run_check_external(
     progress: bool = False,
 ) -> ExternalReport:
     """What `invoke check-external` does: validate the options, build unless told not to, check."""
-    from scripts.site.build import build_site
+    from scripts.site.build import SEARCH_CACHE, build_site
 
     if output_format not in OUTPUT_FORMATS:
         raise UsageError(f"--format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}")
     compile_patterns(include, "--include")
     compile_patterns(exclude, "--exclude")
     load_config(project_root / CONFIG_FILE)  # a broken links.yaml fails before the build
-    site_dir = build_site(project_root).destination if build else project_root / "site"
+    site_dir = project_root / "site"
+    if build:
+        site_dir = build_site(project_root, search_cache=project_root / SEARCH_CACHE).destination
     return check_external(site_dir, project_root=project_root, include=include, exclude=exclude,
                           use_cache=use_cache, fragments=fragments, progress=progress)

@@ -17,7 +17,7 @@ from scripts.links.pages import PageLinks, Target, read_site, site_files, target
 from scripts.links.report import BrokenLink, LinkReport
 from scripts.links.site_url import SiteURL, built_base_url
 from scripts.links.sources import ContentPage, content_pages, page_key
-from scripts.site.build import build_site
+from scripts.site.build import SEARCH_CACHE, build_site
 
 
 def describe_source(page: PageLinks, sources: dict[str, ContentPage]) -> str:
@@ -99,5 +99,5 @@ def check_links(project_root: Path, *, build: bool = True, crawl: bool = False) 
         # A crawl builds its own copy for the loopback URL; --no-build crawls site/ as it is.
         return crawl_site(project_root, site_dir=None if build else site_dir)
     if build:
-        site_dir = build_site(project_root).destination
+        site_dir = build_site(project_root, search_cache=project_root / SEARCH_CACHE).destination
     return check_internal(site_dir, project_root=project_root)

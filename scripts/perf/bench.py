@@ -183,12 +183,13 @@ def _warm_up(cwd: Path) -> int:
 
 def _prepare_run(cwd: Path, step: Step) -> None:
     """Leave `cwd` as `step` starts from: no site, a site, or a site with its search index."""
-    from scripts.site.search import BUNDLE_DIR, FINGERPRINT_FILE
+    from scripts.site.search import BUNDLE_DIR
+    from scripts.site.search_bundle import ENTRY_FILE
 
     site = cwd / "site"
     if step.remove_site:
         shutil.rmtree(site, ignore_errors=True)
-    elif step.needs_index and not (site / BUNDLE_DIR / FINGERPRINT_FILE).is_file():
+    elif step.needs_index and not (site / BUNDLE_DIR / ENTRY_FILE).is_file():
         measure((sys.executable, "-m", "invoke", "build"), cwd=cwd)
     elif not step.edit_row and not site.is_dir():
         measure(_bare_build(cwd), cwd=cwd)

@@ -12,6 +12,9 @@ from scripts.site import search as search_index
 from scripts.site import swap
 from scripts.errors import UsageError
 
+# Pagefind's output per index group, kept between builds of the project's site/ (see search_cache.py).
+SEARCH_CACHE = Path(".cache") / "search"
+
 
 @dataclass(frozen=True)
 class SiteBuild:
@@ -28,9 +31,12 @@ def build_site(
     drafts: bool = False,
     future: bool = False,
     search: bool = True,
+    search_cache: Path | None = None,
 ) -> SiteBuild:
     """Render the site with Hugo into `destination` (default: hugo.yaml's publishDir, site/), then index
     it for search with Pagefind unless `search` is False (the benchmark times the two steps apart).
+    `search_cache` (the project's is root / SEARCH_CACHE) keeps each index group's output between builds,
+    so that Pagefind runs only for the groups whose text changed; None indexes from scratch, keeping nothing.
 
     The site is built in a fresh directory beside `destination` and swapped in when complete (see
     scripts/site/swap.py): no file of an earlier build survives, and a failed build leaves the earlier site
@@ -45,8 +51,7 @@ def build_site(
         hugo.build(hugo.BuildOptions(source=root, destination=into, base_url=base_url, drafts=drafts,
                                      future=future, clean_destination=clean))
         pages = count_html_files(into)
-        # The earlier build's index is reused when the text it indexed has not changed.
-        index = search_index.index_site(into, previous=dest / search_index.BUNDLE_DIR) if search else None
+        index = search_index.index_site(into, cache=search_cache) if search else None
         return SiteBuild(destination=dest, pages=pages, search=index)
 
     if not swap.output_swappable(dest):

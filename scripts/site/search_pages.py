@@ -1,5 +1,5 @@
-"""What Pagefind reads from a built site: the pages marked `data-pagefind-body`, by language; a digest of what
-it reads from them; and each as the lean page Pagefind is given instead of the whole one."""
+"""What Pagefind reads from a built site: the pages marked `data-pagefind-body`, by language, and a digest of
+what it reads from each, taken over the page's lean form (see lean_page)."""
 from __future__ import annotations
 
 import hashlib
@@ -22,43 +22,38 @@ LEAN_HEAD = b"<head><meta charset=utf-8></head><body>"
 @dataclass(frozen=True)
 class SearchablePages:
     by_language: dict[str, list[Path]]  # language key (<html lang>, lower-cased) -> site-relative paths, sorted
-    lean: dict[Path, bytes]  # site-relative path -> the lean page Pagefind is given (see lean_page)
-    fingerprint: str  # hex digest of what Pagefind is given (every page, whole, when none is marked)
+    # site-relative path -> digest of what Pagefind reads of it: its lean form; when no page is marked,
+    # Pagefind indexes every page, and every page is here with the digest of the whole page
+    digests: dict[Path, bytes]
 
 
-def searchable_pages(site_dir: Path, *, salt: bytes, skip_dir: str) -> SearchablePages:
+def searchable_pages(site_dir: Path, *, skip_dir: str) -> SearchablePages:
     """Read every HTML page of `site_dir` once (not under `skip_dir`): which ones Pagefind indexes, by
-    language, and a digest of `salt` and of what Pagefind is given of each: its path and its lean page. A
-    change to the head of a page (a new stylesheet) or to its highlighting's markup leaves the digest as it
-    was (Hugo 0.168 does not always tokenize a JSON sample alike from build to build); a change to indexed
-    text does not."""
-    digest = hashlib.sha256(salt)
+    language, and a digest of what Pagefind reads of each. A change to the head of a page (a new
+    stylesheet) or to its highlighting's markup leaves its digest as it was (Hugo 0.168 does not always
+    tokenize a JSON sample alike from build to build); a change to indexed text does not."""
     by_language: dict[str, list[Path]] = {}
-    lean: dict[Path, bytes] = {}
-    unmarked: list[tuple[Path, bytes]] = []  # Pagefind indexes every page when none is marked
+    digests: dict[Path, bytes] = {}
     for rel in html_files(site_dir, skip_dir=skip_dir):
         html = (site_dir / rel).read_bytes()
         if marked_at(html) < 0:
             if not by_language:
-                unmarked.append((rel, html))
+                digests[rel] = hashlib.sha256(html).digest()
             continue
+        if not by_language:
+            digests.clear()  # the unmarked pages read so far are not indexed after all
         lang = HTML_LANG.search(html, 0, 4096)
         by_language.setdefault(lang.group(1).decode().lower() if lang else "", []).append(rel)
-        lean[rel] = lean_page(html)
-        for part in (str(rel).encode(), lean[rel]):
-            digest.update(len(part).to_bytes(8, "little") + part)
-    if not by_language:
-        for rel, html in unmarked:
-            digest.update(str(rel).encode() + b"\0" + html)
-    return SearchablePages(by_language=by_language, lean=lean, fingerprint=digest.hexdigest())
+        digests[rel] = hashlib.sha256(lean_page(html)).digest()
+    return SearchablePages(by_language=by_language, digests=digests)
 
 
 def lean_page(html: bytes) -> bytes:
-    """A marked page cut to what Pagefind reads from it, which Pagefind indexes byte for byte alike and in
-    less CPU: its `<html>` tag, then the document from the marked element on, without scripts,
-    and with <span> tags (syntax highlighting's thousands) unwrapped. A page with Pagefind metadata, filters
-    or sort keys before the marked element is given whole; one with data-pagefind attributes on a span
-    keeps its spans."""
+    """A marked page cut to what Pagefind reads from it, the form its digest is taken over (Pagefind indexes
+    it byte for byte as it does the whole page): its `<html>` tag, then the document from the marked
+    element on, without scripts, and with <span> tags (syntax highlighting's) unwrapped, whose classes
+    may differ between two builds of the same text. A page with Pagefind metadata, filters or sort keys
+    before the marked element is kept whole; one with data-pagefind attributes on a span keeps its spans."""
     start = marked_at(html)
     opening = HTML_OPEN_TAG.search(html)
     if start < 0 or opening is None or PAGEFIND_OUTSIDE.search(html, 0, start):

@@ -165,6 +165,7 @@ def test_message_names_the_source_commit_and_author(published: CliPublish, sourc
 def test_the_checkout_is_untouched(published: CliPublish, source: Path):
     assert published.proc.returncode == 0
     assert published.after == published.before
+    assert not (source / ".cache" / "search").exists(), "publish indexes its own build without the search cache"
     assert git(source, "branch", "--list") == "* main\n"
 
 
