@@ -91,9 +91,12 @@ def build(c, base_url=None, drafts=False, future=False, no_search=False):
                         search_cache=ROOT / SEARCH_CACHE)
     print(f"built {result.pages} pages into {result.destination.relative_to(ROOT) if result.destination.is_relative_to(ROOT) else result.destination}")
     if result.search is not None:
-        languages = ", ".join(f"{lang} {count}" for lang, count in result.search.pages_by_language.items())
-        kept = ", kept from the last build: no indexed text changed" if result.search.reused else ""
-        print(f"indexed {result.search.pages} pages for search ({languages}){kept}")
+        index = result.search
+        languages = ", ".join(f"{lang} {count}" for lang, count in index.pages_by_language.items())
+        kept = ("; kept: no indexed text changed" if index.reused
+                else f"; {index.indexed} of {index.groups} language groups re-indexed" if index.indexed < index.groups
+                else "")
+        print(f"indexed {index.pages} pages for search ({languages}){kept}")
 
 
 @task(

@@ -223,12 +223,19 @@ def test_two_builds_are_byte_identical(tmp_path: Path):
     assert tree_differences(tmp_path / "first", project / "site") == []
 
 
-def test_a_build_says_when_it_kept_the_search_index(tmp_path: Path):
+def test_a_build_says_what_it_took_from_the_search_cache(tmp_path: Path):
     project = copy_with_tooling(tmp_path / "project")
-    first, second = invoke(project, "build"), invoke(project, "build")
-    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-    assert "kept from the last build" not in first.stdout
-    assert "kept from the last build: no indexed text changed" in second.stdout
+    first = invoke(project, "build")
+    shutil.rmtree(project / "site")  # the cache is beside it, in .cache/search
+    second = invoke(project, "build")
+    post = project / "content" / "blog" / "qwen2.5-max" / "index.md"
+    post.write_text(post.read_text(encoding="utf-8") + "\n\nQuokkapalooza\n", encoding="utf-8")
+    third = invoke(project, "build")
+    assert [run.returncode for run in (first, second, third)] == [0, 0, 0], first.stderr + second.stderr + third.stderr
+    said = [run.stdout.splitlines()[-1] for run in (first, second, third)]
+    assert said[0] == "indexed 2 pages for search (en 1, zh-cn 1)"
+    assert said[1] == "indexed 2 pages for search (en 1, zh-cn 1); kept: no indexed text changed"
+    assert said[2] == "indexed 2 pages for search (en 1, zh-cn 1); 1 of 2 language groups re-indexed"
 
 
 def test_template_error_shows_hugos_message_and_fails(tmp_path: Path):
