@@ -117,7 +117,7 @@ def serve(c, port=1313, drafts=False, future=False):
 @task
 @user_errors
 def clean(c):
-    """Remove the built site (site/) and Hugo's caches (resources/_gen, .hugo_build.lock)."""
+    """Remove the built site (site/), Hugo's caches (resources/_gen, .hugo_build.lock) and .cache/search."""
     from scripts.site.build import clean_site
 
     for removed in clean_site(ROOT):

@@ -70,9 +70,10 @@ def count_html_files(directory: Path) -> int:
 
 
 def clean_site(root: Path) -> list[Path]:
-    """Remove generated files, and what a killed build left beside site/; returns what was removed."""
+    """Remove generated files, and what a killed build left beside site/; returns what was removed. The
+    rest of .cache/ (the link checker's cache of external URLs) is kept."""
     removed = swap.remove_leftovers(root / "site")
-    for generated in (root / "site", root / "resources" / "_gen", root / ".hugo_build.lock"):
+    for generated in (root / "site", root / "resources" / "_gen", root / ".hugo_build.lock", root / SEARCH_CACHE):
         if generated.is_dir():
             shutil.rmtree(generated)
             removed.append(generated)

@@ -103,3 +103,14 @@ def test_invoke_clean_removes_what_a_killed_build_left(project: Path):
     removed = clean_site(project)
     assert killed in removed and project / "site" in removed
     assert leftovers(project) == [] and not (project / "site").exists()
+
+
+def test_invoke_clean_removes_the_search_cache_but_not_the_link_checkers(project: Path):
+    from scripts.site.build import SEARCH_CACHE, clean_site
+
+    build_site(project, search_cache=project / SEARCH_CACHE)
+    assert len(list((project / SEARCH_CACHE).iterdir())) == 2, "a cache entry per language"
+    (project / ".cache" / "links.json").write_text("{}\n", encoding="utf-8")
+    assert project / SEARCH_CACHE in clean_site(project)
+    assert not (project / SEARCH_CACHE).exists()
+    assert (project / ".cache" / "links.json").read_text(encoding="utf-8") == "{}\n"
