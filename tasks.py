@@ -303,8 +303,8 @@ def check(c, strict=False, timeout=None, memory=None, cpu_time=None, max_output=
         "runs": "Runs of each step; the table shows the median (default 3)",
         "output": "Where to write the results as JSON (default bench-results/bench-<posts>.json)",
         "seed": "Seed of the generated content (default 0); the same seed writes the same site",
-        "only": "Comma-separated steps to run: hugo, build_hugo, pagefind, build, rebuild, serve, lint, "
-                "check_links, linkchecker, snippets, check; with --reference-theme also reference, "
+        "only": "Comma-separated steps to run: hugo, build_hugo, pagefind, build, build_cached, rebuild, serve, "
+                "lint, check_links, linkchecker, snippets, check; with --reference-theme also reference, "
                 "reference_serve (default: all)",
         "baseline": "An earlier bench JSON (e.g. at 1000 posts) to show how time scales against",
         "keep": "Keep the generated project and print where it is",

@@ -18,6 +18,7 @@ class Step:
     argv: tuple[str, ...]
     remove_site: bool = False  # start from no site/ (a build step); otherwise site/ must exist
     needs_index: bool = False  # start from a site built by `invoke build`, search index included
+    remove_search_cache: bool = False  # start from no search cache (.cache/search): every language indexed
     project: str = "project"  # the directory it runs in, beside the generated project (see reference.py)
     budget_seconds: float | None = None  # at N = BUDGET_POSTS
     compare_to: str | None = None  # the step this one's time is shown as a ratio of

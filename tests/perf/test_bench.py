@@ -104,3 +104,15 @@ def test_the_serve_step_times_startup_and_edits_and_restores_the_post(tmp_path: 
     assert len(re.findall(r"\d+\.\d\ds/\d+\.\d\dcpu", proc.stderr)) == 5, "each edit's time is shown"
     content = kept / "project" / "content"
     assert not [p for p in content.rglob("*.md") if "benchedit" in p.read_text(encoding="utf-8")]
+
+
+def test_the_build_steps_run_cold_then_with_the_search_cache(tmp_path: Path, bench_dirs: list[Path]):
+    proc, kept = run_bench(tmp_path, "--only", "build_cached,build,rebuild")
+    bench_dirs.append(kept)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    steps = json.loads((tmp_path / "bench.json").read_text(encoding="utf-8"))["steps"]
+    assert [name for name in steps] == ["build", "build_cached", "rebuild"], "in the order they run"
+    assert all(steps[name]["ok"] for name in steps)
+    assert "invoke build, empty site/, index cached" in proc.stdout
+    cache = kept / "project" / ".cache" / "search"
+    assert len([entry for entry in cache.iterdir() if not entry.name.startswith(".")]) == 2, "a group a language"
