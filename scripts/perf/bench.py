@@ -3,7 +3,7 @@ given a checkout, a reference theme.
 
 A generated N-post bilingual site (scripts/perf/corpus.py) is written into a temporary copy of the project;
 each step runs there as a user would run it (`python -m invoke …`), `runs` times, interleaved so that a
-burst of load on a shared machine hits every step alike. Reported per step: the median wall time, the
+burst of load on a shared machine hits every step alike, every other run in reverse order. Reported per step: the median wall time, the
 median CPU time (user + system of the whole process tree), and the peak memory of the process tree (see
 scripts/perf/measure.py). The live-reload server is timed from its start until it serves the site, and per
 edit of one post until the post's page shows it (see scripts/perf/serve_probe.py). With a theme checkout
@@ -131,7 +131,9 @@ def run_bench(root: Path, *, posts: int = 1000, runs: int = 3, seed: int = 0, on
         html_pages = {name: _warm_up(parent / name) for name in projects}["project"]
         results = {s.name: StepResult(s.name, s.label) for s in steps}
         for run in range(runs):
-            for step in steps:
+            # Every other run goes backwards: no step always follows the same one (a step pays for some of
+            # what the one before it left behind, such as memory the kernel has to hand out again).
+            for step in steps if run % 2 == 0 else steps[::-1]:
                 if not step.argv or (step.single_run and run > 0):
                     continue  # an edit row is filled by its server's step
                 cwd = parent / step.project

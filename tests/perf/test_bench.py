@@ -116,3 +116,14 @@ def test_the_build_steps_run_cold_then_with_the_search_cache(tmp_path: Path, ben
     assert "invoke build, empty site/, index cached" in proc.stdout
     cache = kept / "project" / ".cache" / "search"
     assert len([entry for entry in cache.iterdir() if not entry.name.startswith(".")]) == 2, "a group a language"
+
+
+def test_every_other_run_takes_the_steps_in_reverse_order(tmp_path: Path):
+    proc = subprocess.run([sys.executable, "-m", "invoke", "bench", "--posts", "2", "--runs", "2", "--only",
+                           "hugo,lint", "--output", str(tmp_path / "bench.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    order = [re.match(r"run (\d)/2\s+(.+?)\s{2}", line).groups() for line in proc.stderr.splitlines()
+             if line.startswith("run ")]
+    assert order == [("1", "hugo --minify (bare)"), ("1", "invoke lint"),
+                     ("2", "invoke lint"), ("2", "hugo --minify (bare)")]
