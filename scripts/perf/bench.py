@@ -3,11 +3,12 @@ given a checkout, a reference theme.
 
 A generated N-post bilingual site (scripts/perf/corpus.py) is written into a temporary copy of the project;
 each step runs there as a user would run it (`python -m invoke …`), `runs` times, interleaved so that a
-burst of load on a shared machine hits every step alike, every other run in reverse order. Reported per step: the median wall time, the
-median CPU time (user + system of the whole process tree), and the peak memory of the process tree (see
-scripts/perf/measure.py). The live-reload server is timed from its start until it serves the site, and per
-edit of one post until the post's page shows it (see scripts/perf/serve_probe.py). With a theme checkout
-(PaperMod), the same content is also built and served with that theme (see scripts/perf/reference.py).
+burst of load on a shared machine hits every step alike, every other run in reverse order. Reported per
+step: the median wall time, the median CPU time (user + system of the whole process tree), and the peak
+memory of the process tree (see scripts/perf/measure.py). The live-reload server is timed from its start
+until it serves the site, and per edit of one post until the post's page shows it (see
+scripts/perf/serve_probe.py). With a theme checkout (PaperMod), the same content is also built and served
+with that theme (see scripts/perf/reference.py).
 """
 from __future__ import annotations
 
