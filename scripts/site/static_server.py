@@ -7,6 +7,7 @@ final base URL first. Used by `invoke audit` and by the browser tests.
 from __future__ import annotations
 
 import http.server
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -44,6 +45,16 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A client that hangs up mid-answer (a browser cancelling a request) is not an error to print."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class StaticServer:
     """`with StaticServer(site_dir, "/blog/") as server:` serves site_dir at server.base_url."""
 
@@ -51,8 +62,7 @@ class StaticServer:
         if not (sub_path.startswith("/") and sub_path.endswith("/")):
             raise UsageError(f"sub-path must start and end with '/', got {sub_path!r}")
         handler = type("SiteHandler", (_Handler,), {"site_dir": Path(site_dir), "sub_path": sub_path})
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), handler)
         self._thread: threading.Thread | None = None
         self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}{sub_path}"
 
