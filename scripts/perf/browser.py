@@ -1,4 +1,5 @@
-"""Debian's Chromium as the tests and `invoke audit` run it, and axe-core accessibility checks in it."""
+"""Debian's Chromium as `invoke audit` runs it, its headless shell as the tests run it, and axe-core
+accessibility checks in either."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_HINT = "Chromium not found: install Debian's with `apt-get install chromium`, or set CHROMIUM=/path/to/chromium"
+HEADLESS_SHELL_HINT = ("Chromium not found: the browser tests need Debian's headless shell "
+                       "(`apt-get install chromium-headless-shell`) or Chromium, or CHROMIUM=/path/to/chromium")
+# Debian's chromium-headless-shell: the binary itself, as /usr/bin/chromium-headless-shell is a shell
+# script that stays the parent of the browser.
+DEBIAN_HEADLESS_SHELL = "/usr/lib/chromium/chromium-headless-shell"
 # No GPU and no sandbox (tests and CI run as root); none of Chromium's own traffic (component updates,
 # sync, field trials), which would reach third-party hosts; a new empty profile each run.
 CHROMIUM_FLAGS = (
@@ -23,9 +29,21 @@ AXE_HINT = "axe-core not found: run `npm ci` in the project root (package-lock.j
 def chromium_path() -> Path | None:
     """$CHROMIUM when set (and nothing else then), else Debian's /usr/bin/chromium, else `chromium` on
     PATH; None when there is none."""
+    return _first_executable(["/usr/bin/chromium", shutil.which("chromium")])
+
+
+def headless_shell_path() -> Path | None:
+    """The browser the tests drive: $CHROMIUM when set (and nothing else then), else Chromium's headless
+    shell, else Chromium itself; None when there is none. The shell is the same Blink without the browser
+    around it, as Playwright runs headless by default, and costs far less CPU a page
+    (docs/performance.md)."""
+    return _first_executable([DEBIAN_HEADLESS_SHELL, shutil.which("chromium-headless-shell"), "/usr/bin/chromium",
+                              shutil.which("chromium")])
+
+
+def _first_executable(candidates: list[str | None]) -> Path | None:
     override = os.environ.get("CHROMIUM")
-    candidates = [override] if override else ["/usr/bin/chromium", shutil.which("chromium")]
-    for candidate in candidates:
+    for candidate in [override] if override else candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return Path(candidate)
     return None

@@ -1,8 +1,9 @@
 """Browser fixtures: the real site built once per session, served on 127.0.0.1 under a sub-path, and
-Debian's Chromium driven by Playwright, with every request off 127.0.0.1 aborted and recorded.
+Debian's Chromium headless shell driven by Playwright, with every request off 127.0.0.1 aborted and recorded.
 
-Chromium comes from Debian (`apt-get install chromium`): Playwright's own browser download cannot work
-here. Without it the browser tests skip locally; in CI (CI=true) a missing browser fails them.
+The browser comes from Debian (`apt-get install chromium-headless-shell`, or Chromium itself): Playwright's
+own browser download cannot work here. Without one the browser tests skip locally; in CI (CI=true) a
+missing browser fails them.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from scripts.perf.browser import AXE_HINT, AXE_SCRIPT, CHROMIUM_FLAGS, CONTENT_MEDIA_HOST, chromium_path
+from scripts.perf.browser import (AXE_HINT, AXE_SCRIPT, CHROMIUM_FLAGS, CONTENT_MEDIA_HOST, HEADLESS_SHELL_HINT,
+                                  headless_shell_path)
 from scripts.site.static_server import StaticServer
 from tests.conftest import ROOT, copy_project
 
@@ -42,9 +44,9 @@ class Site:
 
 @pytest.fixture(scope="session")
 def chromium_executable() -> Path:
-    found = chromium_path()
+    found = headless_shell_path()
     if found is None:
-        _missing("Chromium not found: browser tests need Debian's Chromium (`apt-get install chromium`)")
+        _missing(HEADLESS_SHELL_HINT)
     return found
 
 

@@ -1,4 +1,4 @@
-"""The browser tests' own contract: without Chromium they skip locally, saying how to install it, and
+"""The browser tests' own contract: without a browser they skip locally, saying how to install one, and
 fail in CI. Run as a separate pytest with $CHROMIUM pointing at nothing."""
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_missing_chromium_skips_locally_with_the_install_command():
     proc = run_without_chromium(ci=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 skipped" in proc.stdout, proc.stdout
-    assert "apt-get install chromium" in proc.stdout
+    assert "apt-get install chromium-headless-shell" in proc.stdout
 
 
 def test_missing_chromium_fails_in_ci():
