@@ -196,7 +196,7 @@ def _prepare_run(cwd: Path, step: Step) -> None:
 
     site, cache = cwd / "site", cwd / SEARCH_CACHE
     if step.needs_index and not ((site / BUNDLE_DIR / ENTRY_FILE).is_file() and cache.is_dir()
-                                 and any(cache.iterdir())):
+                                 and any(entry.is_dir() for entry in cache.iterdir())):
         measure((sys.executable, "-m", "invoke", "build"), cwd=cwd)
     if step.remove_search_cache:
         shutil.rmtree(cache, ignore_errors=True)

@@ -4,9 +4,12 @@ An entry is written in a temporary directory beside the entries and renamed into
 with a manifest of its files (size and SHA-256) written last: a killed build leaves only a temporary
 directory, which no build takes, and an entry that no longer matches its manifest is removed and
 written again, never trusted. The cache holds one build's groups: a build removes every other entry.
+A build holds the cache's lock file while it uses the cache, so that two builds in one project take
+turns rather than remove what the other is writing.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -22,6 +25,7 @@ MANIFEST_FILE = "cache-manifest.json"  # in each entry, beside Pagefind's files;
 TEMP_PREFIX = ".new-"  # an entry being written
 OUTPUT_DIR = "output"  # in an entry being written: what Pagefind writes, renamed to the entry when done
 STAGE_DIR = "stage"  # in an entry being written: the pages Pagefind reads
+LOCK_FILE = "lock"  # beside the entries, whose names are hex digests
 
 
 class GroupCache:
@@ -66,7 +70,7 @@ class GroupCache:
         if not self.directory.is_dir():
             return
         for child in self.directory.iterdir():
-            if child.name in digests:
+            if child.name in digests or child.name == LOCK_FILE:
                 continue
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child, ignore_errors=True)
@@ -81,9 +85,12 @@ def group_cache(directory: Path | None, *, temp_parent: Path) -> Iterator[GroupC
     if directory is not None:
         try:
             directory.mkdir(parents=True, exist_ok=True)
+            lock = (directory / LOCK_FILE).open("a")
         except OSError as err:
             raise UsageError(f"cannot keep the search index's cache in {directory}: {err.strerror}") from None
-        yield GroupCache(directory)
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, or its process ends
+            yield GroupCache(directory)
         return
     temp = Path(tempfile.mkdtemp(prefix=".pagefind-groups-", dir=temp_parent))
     try:

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable
 from xml.etree import ElementTree
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from scripts.errors import CheckFailed, UsageError
 from scripts.site.search import index_site, pagefind_binary
 from scripts.site.search_bundle import merge_outputs
+from scripts.site.search_cache import LOCK_FILE, group_cache
 from scripts.site.search_pages import lean_page
 from scripts.site.build import build_site
 from tests.conftest import write_wombat_posts
@@ -272,6 +274,27 @@ def test_what_a_killed_build_was_writing_into_the_cache_is_never_taken(project: 
     assert not [rel for rel, inode in language_files(site, "en").items() if inode in leftover]
     assert sorted(p.name for p in cache.iterdir() if p.name.startswith(".")) == [], "the leftover is removed"
     assert ANNOUNCEMENT["en"] in indexed_pages(site / "pagefind")["en"]
+
+
+def test_a_second_build_waits_for_the_cache_rather_than_remove_what_the_first_is_writing(tmp_path: Path):
+    cache, digest, seen = tmp_path / "cache", "ab" * 32, []
+
+    def second_build() -> None:
+        with group_cache(cache, temp_parent=tmp_path) as store:
+            seen.append(sorted(p.name for p in cache.iterdir()))
+            store.keep_only({digest})
+
+    with group_cache(cache, temp_parent=tmp_path) as first:
+        with first.writing(digest) as (_, output):
+            (output / "pagefind-entry.json").write_text("{}", encoding="utf-8")
+            second = threading.Thread(target=second_build)
+            second.start()
+            second.join(1.0)
+            assert second.is_alive() and not seen, "the second build waits while the first writes"
+        first.keep_only({digest})
+    second.join(30)
+    assert seen == [[digest, LOCK_FILE]], "it then finds the first build's entry, complete"
+    assert first.entry(digest) is not None
 
 
 def test_a_site_with_no_marked_page_is_indexed_whole_in_one_run(project: Path, tmp_path: Path,
