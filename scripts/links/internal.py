@@ -14,7 +14,7 @@ from pathlib import Path
 from scripts.errors import UsageError
 from scripts.links.crawl import crawl_site
 from scripts.links.pages import PageLinks, Target, read_site, site_files, target_file
-from scripts.links.report import BrokenLink, LinkReport
+from scripts.links.report import BrokenLink, LinkReport, anchor_reason
 from scripts.links.site_url import SiteURL, built_base_url
 from scripts.links.sources import ContentPage, content_pages, page_key
 from scripts.site.build import SEARCH_CACHE, build_site
@@ -76,7 +76,7 @@ def check_internal(site_dir: Path, *, project_root: Path, base_url: str | None =
             elif target.fragment and built.endswith(".html") and target.fragment not in ids.get(built, ()) \
                     and target.fragment.lower() != "top":  # "#top" scrolls to the top without an element
                 where = "on this page" if built == page.rel else f"on {site.site_path(built)}"
-                problems.append((page, raw, target, f"missing anchor #{target.fragment} {where}"))
+                problems.append((page, raw, target, anchor_reason(target.fragment, where)))
 
     report = LinkReport(base_url=str(site), pages=len(pages), links=links)
     if problems:

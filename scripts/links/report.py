@@ -3,6 +3,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# What Go's html/template writes in place of a URL it will not put in an href: a scheme other than http,
+# https and mailto (javascript:), or one it cannot parse. The URL itself is gone from the page.
+REFUSED_URL_FRAGMENT = "ZgotmplZ"
+REFUSED_URL = ("a URL the templates refused: only http:, https:, mailto: and relative URLs are "
+               "kept; fix the link's URL in the source")
+
+
+def anchor_reason(fragment: str, where: str) -> str:
+    """Why a link to `#fragment` is broken, `where` naming the page it points to ("on this page")."""
+    if fragment == REFUSED_URL_FRAGMENT:
+        return REFUSED_URL
+    return f"missing anchor #{fragment} {where}"
+
 
 @dataclass(frozen=True, order=True)
 class BrokenLink:

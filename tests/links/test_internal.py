@@ -14,6 +14,7 @@ import pytest
 
 from scripts.links.extract import srcset_urls
 from scripts.links.internal import check_internal
+from scripts.links.report import REFUSED_URL
 from scripts.site.build import build_site
 from tests.conftest import ROOT, copy_project
 
@@ -38,7 +39,7 @@ aliases: ["/old-links/"]
 [a missing page](/blog/no-such-post/), [a missing anchor](/blog/qwen2.5-max/#no-such-heading),
 ![a missing image](/images/no-such-figure.png), [a Chinese page that does not exist](/zh/blog/only-in-english/),
 [a missing anchor in Chinese](/zh/blog/qwen2.5-max/#no-such-heading), [query on a missing page](/blog/gone/?page=2),
-[a draft](/blog/unfinished/), [a missing anchor here](#nowhere)
+[a draft](/blog/unfinished/), [a missing anchor here](#nowhere), [a script](javascript:alert(1))
 """
 
 BROKEN_POST_ZH = """\
@@ -53,7 +54,8 @@ date: 2025-01-20T10:00:00+08:00
 
 ## 坏链接
 
-[英文版没有这个锚点](https://qwenlm.github.io/blog/links/#坏链接)
+[英文版没有这个锚点](https://qwenlm.github.io/blog/links/#坏链接)，
+[链接里的链接]([https://example.com/a](https://example.com/b))
 """
 
 DRAFT_POST = """\
@@ -78,6 +80,8 @@ EXPECTED_BROKEN = {
     ("/blog/links/", "/blog/unfinished/",
      "links to a page that is not published: content/blog/unfinished/index.md is a draft"),
     ("/blog/links/", "#nowhere", "missing anchor #nowhere on this page"),
+    ("/blog/links/", "#ZgotmplZ", REFUSED_URL),
+    ("/zh/blog/links/", "#ZgotmplZ", REFUSED_URL),
     ("/zh/blog/links/", "https://qwenlm.github.io/blog/links/#%e5%9d%8f%e9%93%be%e6%8e%a5",
      "missing anchor #坏链接 on /blog/links/"),
 }
