@@ -19,7 +19,8 @@ from pathlib import Path
 
 from scripts.errors import CheckFailed, UsageError
 from scripts.site.binaries import find_binary
-from scripts.site.search_bundle import ENTRY_FILE, make_entry_reproducible, merge_outputs, read_entry
+from scripts.site.search_bundle import (ENTRY_FILE, link_or_copy, make_entry_reproducible, merge_outputs,
+                                         read_entry)
 from scripts.site.search_cache import GroupCache, group_cache
 from scripts.site.search_pages import SearchablePages, searchable_pages
 
@@ -160,10 +161,7 @@ def _index_group(site_dir: Path, group: IndexGroup, cache: GroupCache) -> None:
             return
         for rel in group.pages:  # at their paths in the site, so that Pagefind indexes them under their URLs
             (stage / rel).parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(site_dir / rel, stage / rel)
-            except OSError:
-                shutil.copyfile(site_dir / rel, stage / rel)
+            link_or_copy(site_dir / rel, stage / rel)
         _run_pagefind(stage, output)
 
 

@@ -38,7 +38,7 @@ def merge_outputs(outputs: list[Path], bundle: Path) -> None:
                                       "the index cannot be merged")
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            _link(output / rel, target)
+            link_or_copy(output / rel, target)
             owner[rel] = output
         entry = _merged_entry(entry, read_entry(output / ENTRY_FILE), output)
     if entry is None:
@@ -58,7 +58,8 @@ def _merged_entry(merged: dict | None, entry: dict, output: Path) -> dict:
     return merged | {"languages": dict(sorted((merged["languages"] | entry["languages"]).items()))}
 
 
-def _link(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
+    """`target` as a hard link to `source`, or a copy where the file system allows no link."""
     try:
         os.link(source, target)
     except OSError:
